@@ -1,0 +1,121 @@
+// The variant interface: what a kernel family declares and what an instantiated kernel does.
+// A variant lives in variants/<name>/ and registers itself with FFNBENCH_REGISTER_VARIANT;
+// nothing in harness/ changes when one is added.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/params.hpp"
+
+namespace ffnbench {
+
+// Analytic cost of one forward call over `tokens` tokens (likwid-bench style: stated next to
+// the kernel). A multiply-add counts as 2 FLOPs.
+struct Cost {
+  double flops = 0;             // total FLOPs of the call
+  double weight_bytes = 0;      // bytes of weights/tables the call reads (each byte once)
+  double activation_bytes = 0;  // bytes of inputs read + outputs written (+ intermediates)
+  double working_set_bytes = 0; // bytes that must stay cache-resident for the ideal traffic
+  // Per-stage FLOPs, same order as Kernel::stage_names() (may be empty).
+  std::vector<double> stage_flops;
+};
+
+// Accumulates wall time per stage of one forward call. Kernels call begin/end around stages;
+// the harness reads and resets the totals once per repetition. Cost: two steady_clock reads.
+class StageTimer {
+ public:
+  explicit StageTimer(size_t stages = 0) : seconds_(stages, 0.0) {}
+  void resize(size_t stages) { seconds_.assign(stages, 0.0); }
+  void reset() { std::fill(seconds_.begin(), seconds_.end(), 0.0); }
+  const std::vector<double>& seconds() const { return seconds_; }
+
+  // RAII: times the enclosing scope into stage `index` (no-op when the timer is null).
+  class Scope {
+   public:
+    Scope(StageTimer* timer, size_t index)
+        : timer_(timer), index_(index), start_(std::chrono::steady_clock::now()) {}
+    ~Scope() {
+      if (timer_ != nullptr && index_ < timer_->seconds_.size())
+        timer_->seconds_[index_] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    StageTimer* timer_;
+    size_t index_;
+    std::chrono::steady_clock::time_point start_;
+  };
+
+ private:
+  std::vector<double> seconds_;
+};
+
+// A memory region a kernel owns (weights, tables); flushed from the caches in cold-cache mode.
+struct MemoryRegion {
+  const void* data;
+  size_t bytes;
+};
+
+// An instantiated variant: weights built for one configuration.
+// Threads: the harness sets omp_set_num_threads(T) (pinned, one per core) before forward();
+// kernels parallelize with OpenMP (or a BLAS using the same OpenMP pool) and read
+// omp_get_max_threads().
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+
+  virtual int64_t d_in() const = 0;
+  virtual int64_t d_out() const = 0;
+
+  // Y[tokens][d_out] = f(X[tokens][d_in]); row-major, 64-byte aligned, fp32 at the interface.
+  // May be called repeatedly; must not allocate per call once warm (scratch kept in the kernel).
+  virtual void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) = 0;
+
+  // Plain scalar reference of the same math (single-threaded, obviously correct).
+  virtual void reference(const float* X, float* Y, int64_t tokens) const = 0;
+
+  virtual Cost cost(int64_t tokens) const = 0;
+
+  // Largest allowed |opt - ref| / (|ref| + atol_scale) elementwise for the correctness gate.
+  virtual double tolerance() const { return 1e-4; }
+
+  // Names of the stages forward() reports into (empty: a single stage).
+  virtual std::vector<std::string> stage_names() const { return {}; }
+
+  // Regions to flush in cold-cache mode (weights, tables, scratch).
+  virtual std::vector<MemoryRegion> memory_regions() const { return {}; }
+
+  // Extra per-point facts computed during the last forward() (e.g. MoE tokens per expert),
+  // written to points.csv as an `extras` column ("key=value;key=value").
+  virtual std::map<std::string, std::string> extras() const { return {}; }
+};
+
+// A kernel family: declares parameters, validates configurations, builds kernels.
+class Variant {
+ public:
+  virtual ~Variant() = default;
+  virtual std::string name() const = 0;
+  virtual std::string doc() const = 0;
+
+  // Every parameter, including "impl" (a Choice) and, where supported, "precision".
+  // The harness adds no parameters of its own here: tokens and threads are experiment axes.
+  virtual std::vector<ParamSpec> params() const = 0;
+
+  // Cross-parameter checks after each value passed its spec (e.g. b must divide d').
+  // Throws ConfigError naming the key, the value and what is allowed.
+  virtual void validate(const Config& config) const { (void)config; }
+
+  // Builds weights deterministically from `seed`. `max_tokens` lets a kernel size its scratch.
+  virtual std::unique_ptr<Kernel> build(const Config& config, uint64_t seed,
+                                        int64_t max_tokens) const = 0;
+};
+
+}  // namespace ffnbench
