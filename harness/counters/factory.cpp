@@ -57,6 +57,7 @@ std::unique_ptr<CounterBackend> make_counter_backend(const std::string& name) {
 
 std::unique_ptr<CounterBackend> detect_counter_backend(std::vector<std::string>& log) {
   for (const auto& e : sorted_entries()) {
+    if (e.rank >= kOptInOnly) continue;
     auto backend = e.make();
     BackendStatus status = backend->probe();
     if (status.available) return backend;
