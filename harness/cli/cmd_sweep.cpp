@@ -24,6 +24,7 @@ int sweep_main(int argc, char** argv) {
        "continue the newest run of this experiment on this machine (or --resume=DIR), skipping finished points")
       ("shard", po::value<std::string>(), "run shard i of n of the grid (i/n), for job arrays")
       ("dry-run", "list the grid's points and exit")
+      ("run-folder-file", po::value<std::string>(), "write the run folder's path to this file (for scripts)")
       ("experiment", po::value<std::string>(), "the experiment file");
   po::positional_options_description positional;
   positional.add("experiment", 1);
@@ -35,9 +36,9 @@ int sweep_main(int argc, char** argv) {
     std::string a = argv[i];
     if (starts_with(a, "--benchmark_")) benchmark_flags.push_back(a);
     else if (a == "-h" || a == "--help" || a == "--dry-run" || starts_with(a, "--resume")) ours.push_back(a);
-    else if (starts_with(a, "--shard")) {
+    else if (starts_with(a, "--shard") || starts_with(a, "--run-folder-file")) {
       ours.push_back(a);
-      if (a == "--shard" && i + 1 < argc) ours.push_back(argv[++i]);
+      if (a.find('=') == std::string::npos && i + 1 < argc) ours.push_back(argv[++i]);
     } else if (starts_with(a, "--")) {
       overrides.push_back(a);
       if (a.find('=') == std::string::npos && i + 1 < argc) overrides.push_back(argv[++i]);
@@ -66,6 +67,7 @@ int sweep_main(int argc, char** argv) {
   }
   if (vm.count("shard")) options.shard = parse_shard(vm["shard"].as<std::string>());
   options.dry_run = vm.count("dry-run") != 0;
+  if (vm.count("run-folder-file")) options.run_folder_file = vm["run-folder-file"].as<std::string>();
   options.benchmark_flags = benchmark_flags;
   for (int i = 0; i < argc; ++i) options.command_line += (i ? " " : "ffnbench ") + std::string(argv[i]);
 

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <csignal>
+#include <fstream>
 #include <cstdio>
 #include <set>
 
@@ -123,6 +124,10 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   CsvAppender stages_csv(folder.file("stages.csv"), stages_header());
   CsvAppender reps_csv(folder.file("reps.csv"), reps_header());
   CsvAppender counters_csv(folder.file("counters.csv"), counters_header());
+  if (!opt.run_folder_file.empty()) {
+    std::ofstream out(opt.run_folder_file);
+    out << folder.path() << "\n";
+  }
   std::fprintf(stderr, "run folder: %s (counters: %s)\n", folder.path().c_str(), backend->name().c_str());
 
   MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed};

@@ -17,6 +17,8 @@ struct SweepOptions {
   bool dry_run = false;          // list the points and exit
   std::vector<std::string> benchmark_flags;  // --benchmark_* passed through
   std::string command_line;
+  std::string run_folder_file;   // if set, the run folder's path is written there
+
 };
 
 // Returns the exit status: 0 all points ok, 1 some point failed its gate or errored,
