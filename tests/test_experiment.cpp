@@ -53,6 +53,7 @@ TEST(ExpandList, ListsAndRanges) {
 TEST(ParseThreads, AllMeansEveryCoreAndDuplicatesCollapse) {
   EXPECT_EQ(parse_threads("threads", "1,all", 16), (std::vector<int>{1, 16}));
   EXPECT_EQ(parse_threads("threads", "2,all", 2), (std::vector<int>{2}));
+  EXPECT_EQ(parse_threads("threads", "1..all*2,all", 12), (std::vector<int>{1, 2, 4, 8, 12}));
   EXPECT_EQ(error_of([] { parse_threads("threads", "0", 2); }),
             "invalid value '0' for 'threads': must be a thread count or 'all' in [1, 4096]");
 }

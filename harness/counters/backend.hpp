@@ -48,6 +48,19 @@ class CounterBackend {
   // Totals over the last start/stop interval.
   virtual std::vector<CounterValue> read() = 0;
 
+  // Backends that count a point by re-running it in a child process (cachesim) return true;
+  // the harness then calls measure_offline once per point after timing it, with the arguments
+  // of `ffnbench run-point` that rebuild the point (see harness/cli/cmd_run_point.cpp), and
+  // start/stop/read are not used.
+  virtual bool measures_offline() const { return false; }
+  // Per-forward-call values over `iterations` calls of the point.
+  virtual std::vector<CounterValue> measure_offline(const std::vector<std::string>& run_point_args,
+                                                    int iterations) {
+    (void)run_point_args;
+    (void)iterations;
+    return {};
+  }
+
   // Events asked for that this backend cannot count here, with the reason for each.
   virtual std::vector<std::pair<std::string, std::string>> unavailable() const { return {}; }
 };

@@ -98,7 +98,7 @@ CpuInfo read_cpu_info() {
   const std::string base = "/sys/devices/system/cpu/cpu0/cache";
   for (const auto& e : fs::directory_iterator(base, ec)) {
     if (e.path().filename().string().rfind("index", 0) != 0) continue;
-    CacheLevel c;
+    CpuCache c;
     const std::string p = e.path().string();
     c.level = std::atoi(read_file_trimmed(p + "/level").c_str());
     c.type = read_file_trimmed(p + "/type");
@@ -116,7 +116,7 @@ CpuInfo read_cpu_info() {
     c.shared_by_cpus = count;
     info.caches.push_back(c);
   }
-  std::sort(info.caches.begin(), info.caches.end(), [](const CacheLevel& a, const CacheLevel& b) {
+  std::sort(info.caches.begin(), info.caches.end(), [](const CpuCache& a, const CpuCache& b) {
     return a.level != b.level ? a.level < b.level : a.type < b.type;
   });
   return info;

@@ -7,7 +7,7 @@
 
 namespace ffnbench {
 
-struct CacheLevel {
+struct CpuCache {
   int level = 0;
   std::string type;        // Data, Instruction, Unified
   int64_t size_bytes = 0;
@@ -27,7 +27,7 @@ struct CpuInfo {
   int sockets = 0;
   int numa_nodes = 0;
   bool hypervisor = false;
-  std::vector<CacheLevel> caches;
+  std::vector<CpuCache> caches;
 };
 
 const CpuInfo& cpu_info();

@@ -19,7 +19,7 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
       {"name", "experiment name: results go to <output>/<name>/<machine_id>/<run_id>/"},
       {"description", "one line saying what the experiment tests"},
       {"tokens", "token counts N: list (1,128) or range (1..16384*2, 0..64+8)"},
-      {"threads", "thread counts: integers or 'all' (one per physical core)"},
+      {"threads", "thread counts: integers, 'all' (one per physical core), ranges like 1..all*2"},
       {"repetitions", "Google Benchmark repetitions per point, every one kept (1..1000)"},
       {"warmup_s", "warm-up seconds per point before the repetitions (0..60)"},
       {"min_time_s", "minimum seconds per repetition; sets the iterations per repetition (0..600)"},
@@ -146,8 +146,12 @@ std::vector<std::string> expand_list(const std::string& key, const std::string& 
 }
 
 std::vector<int> parse_threads(const std::string& key, const std::string& text, int all_cores) {
+  // "all" may also end a range: "1..all*2" = powers of two up to the core count.
+  std::string spelled = text;
+  for (size_t at; (at = spelled.find("..all")) != std::string::npos;)
+    spelled.replace(at, 5, ".." + std::to_string(all_cores));
   std::vector<int> out;
-  for (const auto& item : expand_list(key, text)) {
+  for (const auto& item : expand_list(key, spelled)) {
     int t = item == "all" ? all_cores
                           : parse_number<int>(key, item, 1, 4096, "a thread count or 'all'");
     if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
