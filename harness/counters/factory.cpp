@@ -1,6 +1,7 @@
 #include "counters/factory.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <fmt/format.h>
 
 #include "core/params.hpp"
@@ -64,6 +65,35 @@ std::unique_ptr<CounterBackend> detect_counter_backend(std::vector<std::string>&
     log.push_back(fmt::format("counters: {} unavailable ({}); trying the next backend", e.name, status.reason));
   }
   return make_counter_backend("none");
+}
+
+std::unique_ptr<CounterBackend> detect_counter_backend(const std::vector<std::string>& events, int threads,
+                                                       std::vector<std::string>& log) {
+  std::optional<ConfigError> first_refusal;
+  for (const auto& e : sorted_entries()) {
+    if (e.rank >= kOptInOnly) continue;
+    auto backend = e.make();
+    BackendStatus status = backend->probe();
+    if (!status.available) {
+      log.push_back(fmt::format("counters: {} unavailable ({}); trying the next backend", e.name, status.reason));
+      continue;
+    }
+    if (e.name == "none" && first_refusal) throw *first_refusal;
+    try {
+      backend->configure(events, threads);
+      return backend;
+    } catch (const ConfigError& err) {
+      if (!first_refusal) first_refusal = err;
+      log.push_back(fmt::format("counters: {} does not know {} '{}'; trying the next backend", e.name,
+                                err.key(), err.value()));
+    } catch (const std::exception& err) {
+      log.push_back(fmt::format("counters: {} failed ({}); trying the next backend", e.name, err.what()));
+    }
+  }
+  if (first_refusal) throw *first_refusal;
+  auto none = make_counter_backend("none");
+  none->configure(events, threads);
+  return none;
 }
 
 }  // namespace ffnbench
