@@ -59,7 +59,8 @@ bool is_global_key(const std::string& key) {
 std::string known_keys() {
   std::vector<std::string> names;
   for (const auto& [k, doc] : experiment_keys()) names.push_back(k);
-  return fmt::format("{}, or <variant>.<parameter> in a [variant] or [variant:label] section",
+  return fmt::format("{}, <variant>.<parameter> in a [variant] or [variant:label] section, or "
+                     "counters.<option> in a [counters] section",
                      fmt::join(names, ", "));
 }
 
@@ -195,6 +196,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
       continue;
     }
     const std::string section = key.substr(0, dot), param = key.substr(dot + 1);
+    if (section == "counters") {  // backend options, checked by the chosen backend
+      x.counter_options[param] = value;
+      continue;
+    }
     const std::string variant = section.substr(0, section.find(':'));
     if (!Registry::instance().has(variant))
       throw ConfigError("[" + section + "]", variant,
@@ -245,11 +250,14 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   std::string text;
   for (const auto& key : order)
     if (key.find('.') == std::string::npos) text += fmt::format("{} = {}\n", key, values[key]);
-  for (const auto& block : x.blocks) {
-    text += fmt::format("\n[{}]\n", block.label);
+  std::vector<std::string> sections;
+  if (!x.counter_options.empty()) sections.push_back("counters");
+  for (const auto& block : x.blocks) sections.push_back(block.label);
+  for (const auto& label : sections) {
+    text += fmt::format("\n[{}]\n", label);
     for (const auto& key : order)
-      if (key.rfind(block.label + ".", 0) == 0)
-        text += fmt::format("{} = {}\n", key.substr(block.label.size() + 1), values[key]);
+      if (key.rfind(label + ".", 0) == 0)
+        text += fmt::format("{} = {}\n", key.substr(label.size() + 1), values[key]);
   }
   x.source_text = text;
   return x;

@@ -29,6 +29,7 @@ struct Experiment {
   std::string cache_mode = "hot";      // hot | cold
   std::string counters = "auto";       // auto | <backend name>
   std::vector<std::string> events;     // counter events; empty: the backend's defaults
+  std::map<std::string, std::string> counter_options;  // the [counters] section
   uint64_t seed = 1;
   std::string on_invalid = "skip";     // skip | error
   std::string output = "results";      // results root

@@ -41,6 +41,12 @@ class CollectingReporter final : public benchmark::BenchmarkReporter {
 
 }  // namespace
 
+AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed) {
+  AlignedVector<float> X(tokens * d_in);
+  fill_uniform(X.data(), X.size(), seed, kInputStream, -1.0f, 1.0f);
+  return X;
+}
+
 void initialize_timing_engine(std::vector<std::string> benchmark_flags) {
   static bool done = false;
   if (done) return;
@@ -69,8 +75,8 @@ PointMeasurement measure_point(const Point& point, const MeasureSettings& settin
   m.cost = kernel->cost(point.tokens);
   m.stage_names = kernel->stage_names();
 
-  AlignedVector<float> X(point.tokens * m.d_in), Y(point.tokens * m.d_out);
-  fill_uniform(X.data(), X.size(), settings.seed, kInputStream, -1.0f, 1.0f);
+  AlignedVector<float> X = make_inputs(point.tokens, m.d_in, settings.seed);
+  AlignedVector<float> Y(point.tokens * m.d_out);
   std::fill(Y.begin(), Y.end(), std::nanf(""));  // an output the kernel forgets cannot pass
 
   StageTimer timer(m.stage_names.size());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/aligned.hpp"
 #include "core/variant.hpp"
 #include "counters/backend.hpp"
 #include "sweep/grid.hpp"
@@ -40,6 +41,7 @@ struct PointMeasurement {
   std::string cpu_list;
   double gate_max_error = 0;
   std::vector<RepRecord> reps;
+  std::vector<CounterValue> offline_counters;  // per call, from a re-run (cachesim)
 };
 
 // Set by the SIGINT handler; a running point stops at its next iteration.
@@ -47,6 +49,10 @@ extern std::atomic<bool> g_interrupted;
 
 // Passes `--benchmark_*` flags through to Google Benchmark (once per process).
 void initialize_timing_engine(std::vector<std::string> benchmark_flags);
+
+// The input X[tokens][d_in] of every point: uniform in [-1, 1), distinct per token, the same for
+// every variant of one width and seed (filled by the point's threads: first touch).
+AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed);
 
 PointMeasurement measure_point(const Point& point, const MeasureSettings& settings,
                                CounterBackend& counters);

@@ -36,7 +36,9 @@ std::string counted(const PointMeasurement& m, const std::vector<std::string>& n
     std::vector<double> values;
     for (const auto& rep : m.reps)
       for (const auto& c : rep.counters)
-        if (c.event == name && (c.source == Source::Hw || c.source == Source::Sim)) values.push_back(c.value);
+        if (c.event == name && c.source == Source::Hw) values.push_back(c.value);
+    for (const auto& c : m.offline_counters)
+      if (c.event == name && (c.source == Source::Hw || c.source == Source::Sim)) values.push_back(c.value);
     if (!values.empty()) {
       double v = median_of(values);
       if (out) *out = v;
@@ -146,6 +148,7 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
     std::set<std::string> sources;
     for (const auto& r : m.reps)
       for (const auto& c : r.counters) sources.insert(to_string(c.source));
+    for (const auto& c : m.offline_counters) sources.insert(to_string(c.source));
     set_column(row, "counter_source", fmt::format("{}", fmt::join(sources, "+")));
 
     for (size_t s = 0; s < m.stage_names.size(); ++s) {
@@ -165,6 +168,9 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
                                 c.multiplexed ? "1" : "0", ""});
     }
   }
+  for (const auto& c : m.offline_counters)  // a re-run, not a repetition
+    out.counters.push_back({run.run_id, p.point_id, "rerun", c.event, num(c.value), to_string(c.source),
+                            num(c.enabled_s), num(c.running_s), c.multiplexed ? "1" : "0", ""});
   for (const auto& [event, reason] : run.unavailable_events)
     out.counters.push_back({run.run_id, p.point_id, "", event, "", "", "", "", "", reason});
   out.point = std::move(row);

@@ -17,10 +17,14 @@
 #include "sweep/pinning.hpp"
 #include "sweep/point_rows.hpp"
 #include "sweep/progress.hpp"
+#include "sweep/run_point.hpp"
 
 namespace ffnbench {
 
 namespace {
+
+// Forward calls a re-running backend counts per point: deterministic, so a few suffice.
+constexpr int kOfflineIterations = 2;
 
 void on_sigint(int) {
   if (g_interrupted.exchange(true)) std::_Exit(130);  // a second Ctrl-C: leave at once
@@ -93,6 +97,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
 
   std::vector<std::string> log;
   auto backend = choose_backend(x, log);
+  for (const auto& [key, value] : x.counter_options) backend->set_option(key, value);
   int max_threads = 1;
   for (const auto& p : points) max_threads = std::max(max_threads, p.threads);
   backend->configure(x.events, max_threads);  // unknown events: ConfigError, nothing written yet
@@ -149,6 +154,9 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     try {
       backend->configure(x.events, p.threads);
       m = measure_point(p, settings, *backend);
+      if (m.status == "ok" && backend->measures_offline())
+        m.offline_counters = backend->measure_offline(run_point_args(p, x.seed, settings.cold_cache),
+                                                      kOfflineIterations);
     } catch (const std::bad_alloc&) {
       m.status = "error";
       m.reason = "out of memory building or running this point";
