@@ -98,7 +98,7 @@ class GemmFfnKernel final : public Kernel {
 
   // bf16 rounds inputs, weights and the hidden layer to 8 significant bits (relative step
   // 2^-8); over d-term dot products with random signs the error stays near 1e-2 of the output's
-  // rms. fp32: summation order and the activation's approximation (< 2e-7) only.
+  // rms. fp32: summation order and the activation's approximation (< 5e-7) only.
   double tolerance() const override { return bf16_ ? 5e-2 : 1e-4; }
 
   std::vector<MemoryRegion> memory_regions() const override {
