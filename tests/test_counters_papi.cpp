@@ -178,6 +178,21 @@ TEST(CountersPapi, HardwareEventsWithoutPmuAreUnavailableWithPapisReason) {
   EXPECT_GT(values[0].value, 0);
 }
 
+TEST(CountersPapi, BackendNeutralAliasesExpandToPresets) {
+  auto papi = make_counter_backend("papi");
+  papi->configure({"flops", "llc", "mem", "perf::TASK-CLOCK"}, 1);
+  std::vector<std::string> asked;  // every alias shows up as counted or as unavailable, by its PAPI name
+  for (const auto& [event, reason] : papi->unavailable()) asked.push_back(event);
+  for (const auto& v : papi->read()) asked.push_back(v.event);
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<std::string>{"PAPI_L3_TCA", "PAPI_L3_TCM", "PAPI_SP_OPS", "mem",
+                                             "perf::TASK-CLOCK"}));
+  const auto missing = papi->unavailable();
+  auto mem = std::find_if(missing.begin(), missing.end(), [](const auto& m) { return m.first == "mem"; });
+  ASSERT_NE(mem, missing.end());
+  EXPECT_NE(mem->second.find("no portable memory-controller event"), std::string::npos);
+}
+
 TEST(CountersPapi, HardwareInstructionsCountWhereAPmuExists) {
   if (!machine_has_pmu())
     GTEST_SKIP() << "no PMU on this machine (papi_avail lists no presets): hardware counting untestable";

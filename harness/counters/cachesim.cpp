@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -341,11 +342,16 @@ class CachesimBackend final : public CounterBackend {
   void configure(const std::vector<std::string>& events, int) override {
     static const std::vector<std::string> known{"Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw",
                                                 "D1_refs", "D1_misses", "LL_refs", "LL_misses", "llc", "d1"};
-    for (const auto& e : events)
-      if (std::find(known.begin(), known.end(), e) == known.end())
-        throw ConfigError("events", e, fmt::format("a cachesim event: {}", fmt::join(known, ", ")));
-    events_ = events;
+    unavailable_.clear();
+    for (const auto& e : events) {
+      if (e == "flops" || e == "mem")
+        unavailable_.emplace_back(e, "cachesim simulates caches only: no FLOPs, no memory-controller traffic");
+      else if (std::find(known.begin(), known.end(), e) == known.end())
+        throw ConfigError("events", e, fmt::format("a cachesim event: {}, flops, mem", fmt::join(known, ", ")));
+    }
   }
+
+  std::vector<std::pair<std::string, std::string>> unavailable() const override { return unavailable_; }
 
   // Nothing counts in-process: the point is re-run under valgrind by cachesim_measure().
   void start() override {}
@@ -353,7 +359,7 @@ class CachesimBackend final : public CounterBackend {
   std::vector<CounterValue> read() override { return {}; }
 
  private:
-  std::vector<std::string> events_;
+  std::vector<std::pair<std::string, std::string>> unavailable_;
 };
 
 const CounterBackendRegistrar registrar{"cachesim", kOptInOnly, [] { return std::make_unique<CachesimBackend>(); }};
