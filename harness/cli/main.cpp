@@ -7,6 +7,7 @@
 
 #include "cli/command.hpp"
 #include "core/params.hpp"
+#include "sweep/pinning.hpp"
 
 namespace {
 
@@ -20,6 +21,7 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ffnbench::configure_pinning();  // before any OpenMP region starts the runtime
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     print_usage();
     return argc < 2 ? ffnbench::kExitBadInput : ffnbench::kExitOk;

@@ -48,6 +48,23 @@ class CounterBackend {
   // Totals over the last start/stop interval.
   virtual std::vector<CounterValue> read() = 0;
 
+  // Backend-specific settings from the experiment's [counters] section (e.g. cachesim_cpu).
+  // Unknown keys throw ConfigError("counters.<key>", value, what this backend takes).
+  virtual void set_option(const std::string& key, const std::string& value);
+
+  // Backends that count a point by re-running it in a child process (cachesim) return true;
+  // the harness then calls measure_offline once per point after timing it, with the arguments
+  // of `ffnbench run-point` that rebuild the point (see harness/cli/cmd_run_point.cpp), and
+  // start/stop/read are not used.
+  virtual bool measures_offline() const { return false; }
+  // Per-forward-call values over `iterations` calls of the point.
+  virtual std::vector<CounterValue> measure_offline(const std::vector<std::string>& run_point_args,
+                                                    int iterations) {
+    (void)run_point_args;
+    (void)iterations;
+    return {};
+  }
+
   // Events asked for that this backend cannot count here, with the reason for each.
   virtual std::vector<std::pair<std::string, std::string>> unavailable() const { return {}; }
 };

@@ -302,13 +302,17 @@ class CachesimBackend final : public CounterBackend {
   void configure(const std::vector<std::string>& events, int) override {
     static const std::vector<std::string> known{"Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw",
                                                 "D1_refs", "D1_misses", "LL_refs", "LL_misses", "llc", "d1"};
+    events_.clear();
     unavailable_.clear();
     for (const auto& e : events) {
       if (e == "flops" || e == "mem")
         unavailable_.emplace_back(e, "cachesim simulates caches only: no FLOPs, no memory-controller traffic");
       else if (std::find(known.begin(), known.end(), e) == known.end())
         throw ConfigError("events", e, fmt::format("a cachesim event: {}, flops, mem", fmt::join(known, ", ")));
+      else
+        events_.push_back(e);
     }
+    filter_ = !events.empty();  // an empty list means every simulated event
   }
 
   std::vector<std::pair<std::string, std::string>> unavailable() const override { return unavailable_; }
@@ -318,8 +322,42 @@ class CachesimBackend final : public CounterBackend {
   void stop() override {}
   std::vector<CounterValue> read() override { return {}; }
 
+  // [counters] cachesim_cpu = <preset>, cachesim_d1 / cachesim_ll = size,assoc,line.
+  void set_option(const std::string& key, const std::string& value) override {
+    if (key == "cachesim_cpu") preset_ = value;
+    else if (key == "cachesim_d1") d1_ = value;
+    else if (key == "cachesim_ll") ll_ = value;
+    else throw ConfigError("counters." + key, value, "cachesim takes cachesim_cpu, cachesim_d1, cachesim_ll");
+    geometry_ = resolve_cache_geometry(preset_, d1_, ll_);  // ConfigError on a bad geometry
+  }
+
+  bool measures_offline() const override { return true; }
+
+  std::vector<CounterValue> measure_offline(const std::vector<std::string>& run_point_args,
+                                            int iterations) override {
+    std::vector<std::string> command = {cachesim_binary()};
+    command.insert(command.end(), run_point_args.begin(), run_point_args.end());
+    command.push_back("--iterations");
+    command.push_back(std::to_string(iterations));
+    auto values = cachesim_measure(command, geometry_, iterations);
+    if (!filter_) return values;
+    std::vector<CounterValue> kept;  // the events asked for ("llc"/"d1" name groups)
+    for (auto& v : values) {
+      bool wanted = false;
+      for (const auto& e : events_)
+        wanted = wanted || v.event == e || (e == "llc" && v.event.rfind("LL_", 0) == 0) ||
+                 (e == "d1" && v.event.rfind("D1_", 0) == 0);
+      if (wanted) kept.push_back(std::move(v));
+    }
+    return kept;
+  }
+
  private:
+  std::vector<std::string> events_;  // the events asked for that cachesim counts
+  bool filter_ = false;
   std::vector<std::pair<std::string, std::string>> unavailable_;
+  std::string preset_, d1_, ll_;
+  CacheGeometry geometry_ = resolve_cache_geometry("", "", "");
 };
 
 const CounterBackendRegistrar registrar{"cachesim", kOptInOnly, [] { return std::make_unique<CachesimBackend>(); }};

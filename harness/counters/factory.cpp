@@ -43,6 +43,10 @@ CounterBackendRegistrar::CounterBackendRegistrar(std::string name, int auto_rank
   entries().push_back({std::move(name), auto_rank, std::move(make)});
 }
 
+void CounterBackend::set_option(const std::string& key, const std::string& value) {
+  throw ConfigError("counters." + key, value, "counter backend '" + name() + "' takes no options");
+}
+
 std::vector<std::string> counter_backend_names() {
   std::vector<std::string> out;
   for (const auto& e : sorted_entries()) out.push_back(e.name);

@@ -1,0 +1,41 @@
+// What the machine is: cores, caches, CPU identity (from /proc/cpuinfo and sysfs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ffnbench {
+
+struct CpuCache {
+  int level = 0;
+  std::string type;        // Data, Instruction, Unified
+  int64_t size_bytes = 0;
+  int line_bytes = 0;
+  int ways = 0;
+  int shared_by_cpus = 0;  // logical CPUs sharing one instance
+};
+
+struct CpuInfo {
+  std::string model_name;
+  std::string vendor;
+  int family = 0, model = 0, stepping = 0;
+  std::string microarchitecture;  // best-effort name from family/model
+  std::vector<std::string> isa;   // the flags a kernel cares about (avx2, avx512f, amx_tile, ...)
+  int logical_cpus = 0;
+  int physical_cores = 0;
+  int sockets = 0;
+  int numa_nodes = 0;
+  bool hypervisor = false;
+  std::vector<CpuCache> caches;
+};
+
+const CpuInfo& cpu_info();
+int physical_cores();
+// One logical CPU per physical core (the first sibling of each), the order threads are pinned in.
+std::vector<int> one_cpu_per_core();
+// Largest data/unified cache in bytes (the LLC), 0 if unknown.
+int64_t llc_bytes();
+std::string read_file_trimmed(const std::string& path);
+
+}  // namespace ffnbench

@@ -1,0 +1,92 @@
+#include "results/run_folder.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "core/params.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ffnbench {
+
+RunFolder RunFolder::create(const std::string& root, const std::string& experiment,
+                            const std::string& machine_id) {
+  const fs::path parent = fs::path(root) / experiment / machine_id;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw ConfigError("output", root, "must be a writable folder: " + ec.message());
+  // Probe writability: create_directories succeeds on an existing read-only folder.
+  const fs::path probe = parent / ".write-test";
+  {
+    std::ofstream out(probe);
+    if (!out) throw ConfigError("output", root, fmt::format("must be a writable folder: {}", std::strerror(errno)));
+  }
+  fs::remove(probe, ec);
+
+  std::string base = fmt::format("{:%Y%m%d-%H%M%S}", fmt::localtime(std::time(nullptr)));
+  std::string run_id = base;
+  for (int i = 2; fs::exists(parent / run_id); ++i) run_id = fmt::format("{}-{}", base, i);
+  fs::create_directory(parent / run_id, ec);
+  if (ec) throw ConfigError("output", root, "must be a writable folder: " + ec.message());
+  RunFolder f;
+  f.path_ = (parent / run_id).string();
+  f.run_id_ = run_id;
+  return f;
+}
+
+RunFolder RunFolder::open_existing(const std::string& root, const std::string& experiment,
+                                   const std::string& machine_id, const std::string& explicit_dir) {
+  fs::path dir = explicit_dir;
+  if (dir.empty()) {
+    const fs::path parent = fs::path(root) / experiment / machine_id;
+    std::vector<fs::path> runs;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(parent, ec))
+      if (e.is_directory() && fs::exists(e.path() / "points.csv")) runs.push_back(e.path());
+    if (runs.empty())
+      throw ConfigError("resume", parent.string(), "no earlier run of this experiment on this machine to resume");
+    std::sort(runs.begin(), runs.end());
+    dir = runs.back();
+  }
+  if (!fs::exists(dir / "points.csv"))
+    throw ConfigError("resume", dir.string(), "must be a run folder holding points.csv");
+  RunFolder f;
+  f.path_ = dir.string();
+  f.run_id_ = dir.filename().string();
+  return f;
+}
+
+void RunFolder::write_file(const std::string& name, const std::string& content) const {
+  const std::string tmp = file(name + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << content;
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, file(name));
+}
+
+std::set<std::string> RunFolder::finished_points() const {
+  std::set<std::string> done;
+  auto rows = read_csv_file(file("points.csv"));
+  if (rows.empty()) return done;
+  const auto& header = rows.front();
+  auto id_col = std::find(header.begin(), header.end(), "point_id") - header.begin();
+  auto status_col = std::find(header.begin(), header.end(), "status") - header.begin();
+  for (size_t r = 1; r < rows.size(); ++r) {
+    if (rows[r].size() != header.size()) continue;  // a row cut short: not finished
+    // Points that failed for a transient reason run again; others are final.
+    if (rows[r][status_col] == "interrupted") continue;
+    done.insert(rows[r][id_col]);
+  }
+  return done;
+}
+
+}  // namespace ffnbench

@@ -1,0 +1,42 @@
+#include "results/schema.hpp"
+
+namespace ffnbench {
+
+const std::vector<std::string>& points_core_columns() {
+  static const std::vector<std::string> columns = {
+      "run_id", "machine_id", "git_commit", "point_id", "block", "variant", "impl", "precision",
+      "d_in", "d_out", "tokens", "threads", "cache_mode", "repetitions", "iterations",
+      "time_median_s", "time_min_s", "time_max_s", "time_cov", "tokens_per_s", "flops_model",
+      "gflops_model_per_s", "bytes_model", "weight_bytes_model", "working_set_bytes_model",
+      "flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "counter_backend",
+      "counter_source", "status", "status_reason", "extras", "cpu_list", "gate_max_error",
+      "harness_overhead_frac"};
+  return columns;
+}
+
+std::vector<std::string> points_header(const std::vector<std::string>& param_names) {
+  std::vector<std::string> h = points_core_columns();
+  for (const auto& p : param_names) h.push_back("p_" + p);
+  return h;
+}
+
+const std::vector<std::string>& stages_header() {
+  static const std::vector<std::string> h = {"run_id", "point_id", "stage", "time_median_s",
+                                             "fraction", "flops_model"};
+  return h;
+}
+
+const std::vector<std::string>& reps_header() {
+  static const std::vector<std::string> h = {"run_id", "point_id", "repetition", "iterations",
+                                             "time_s", "overhead_s"};
+  return h;
+}
+
+const std::vector<std::string>& counters_header() {
+  static const std::vector<std::string> h = {"run_id",    "point_id",  "repetition", "event",
+                                             "value",     "source",    "enabled_s",  "running_s",
+                                             "multiplexed", "note"};
+  return h;
+}
+
+}  // namespace ffnbench

@@ -1,0 +1,21 @@
+#include "sweep/run_point.hpp"
+
+namespace ffnbench {
+
+std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold) {
+  std::vector<std::string> args = {"run-point", "--variant", point.variant};
+  for (const auto& [k, v] : point.config.values()) {
+    args.push_back("--set");
+    args.push_back(k + "=" + v);
+  }
+  for (const auto& extra : {std::pair<const char*, std::string>{"--tokens", std::to_string(point.tokens)},
+                            {"--threads", std::to_string(point.threads)},
+                            {"--seed", std::to_string(seed)}}) {
+    args.push_back(extra.first);
+    args.push_back(extra.second);
+  }
+  if (cold) args.push_back("--cold");
+  return args;
+}
+
+}  // namespace ffnbench

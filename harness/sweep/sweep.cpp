@@ -1,0 +1,192 @@
+#include "sweep/sweep.hpp"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <csignal>
+#include <fstream>
+#include <cstdio>
+#include <set>
+
+#include "core/registry.hpp"
+#include "counters/backend.hpp"
+#include "machine/machine_info.hpp"
+#include "results/run_folder.hpp"
+#include "results/schema.hpp"
+#include "sweep/measure.hpp"
+#include "sweep/pinning.hpp"
+#include "sweep/point_rows.hpp"
+#include "sweep/progress.hpp"
+#include "sweep/run_point.hpp"
+
+namespace ffnbench {
+
+namespace {
+
+// Forward calls a re-running backend counts per point: deterministic, so a few suffice.
+constexpr int kOfflineIterations = 2;
+
+void on_sigint(int) {
+  if (g_interrupted.exchange(true)) std::_Exit(130);  // a second Ctrl-C: leave at once
+}
+
+std::vector<std::string> parameter_columns(const Experiment& x) {
+  std::set<std::string> names;
+  for (const auto& block : x.blocks)
+    for (const auto& spec : Registry::instance().get(block.variant).params())
+      if (spec.name != "impl" && spec.name != "precision") names.insert(spec.name);
+  return {names.begin(), names.end()};
+}
+
+// The counter backend: as asked, or auto-detected; an unusable one falls back with its reason.
+std::unique_ptr<CounterBackend> choose_backend(const Experiment& x, std::vector<std::string>& log) {
+  if (x.counters != "auto") {
+    auto backend = make_counter_backend(x.counters);  // ConfigError for unknown names
+    BackendStatus status = backend->probe();
+    if (status.available) return backend;
+    log.push_back(fmt::format("counters: {} unavailable ({}); falling back to auto-detection",
+                              x.counters, status.reason));
+  }
+  return detect_counter_backend(log);
+}
+
+struct Tally {
+  size_t ok = 0, failed = 0, invalid = 0, skipped = 0;
+};
+
+void print_summary(const std::vector<std::vector<std::string>>& rows, const Tally& tally,
+                   const std::string& folder) {
+  std::printf("\n%-22s %-10s %-6s %8s %3s %12s %10s  %s\n", "block", "impl", "prec", "tokens", "T",
+              "median_ms", "GFLOP/s", "status");
+  const auto& cols = points_core_columns();
+  auto at = [&](const std::vector<std::string>& r, const char* c) {
+    return r[std::find(cols.begin(), cols.end(), c) - cols.begin()];
+  };
+  for (const auto& r : rows) {
+    double t = at(r, "time_median_s").empty() ? 0 : std::stod(at(r, "time_median_s"));
+    std::printf("%-22s %-10s %-6s %8s %3s %12s %10s  %s\n", at(r, "block").substr(0, 22).c_str(),
+                at(r, "impl").c_str(), at(r, "precision").c_str(), at(r, "tokens").c_str(),
+                at(r, "threads").c_str(), t > 0 ? fmt::format("{:.4f}", t * 1e3).c_str() : "-",
+                at(r, "gflops_model_per_s").empty() ? "-" : at(r, "gflops_model_per_s").c_str(),
+                at(r, "status").c_str());
+  }
+  std::printf("\n%zu ok, %zu failed, %zu invalid, %zu already done; results in %s\n", tally.ok,
+              tally.failed, tally.invalid, tally.skipped, folder.c_str());
+}
+
+}  // namespace
+
+int run_sweep(const Experiment& x, const SweepOptions& opt) {
+  // Everything that can be wrong with the input is found before the run folder exists.
+  std::vector<Point> points = select_shard(expand_grid(x), opt.shard);
+  size_t invalid = 0;
+  for (const auto& p : points) {
+    if (!p.invalid) continue;
+    ++invalid;
+    if (x.on_invalid == "error") throw *p.invalid;
+    std::fprintf(stderr, "invalid cell skipped: %s: %s\n", p.point_id.c_str(), p.invalid->what());
+  }
+  if (invalid == points.size())
+    throw ConfigError("experiment", x.name, "no valid point to run (every cell is invalid)");
+  if (opt.dry_run) {
+    for (const auto& p : points)
+      std::printf("%s%s\n", p.point_id.c_str(), p.invalid ? "  [invalid]" : "");
+    return 0;
+  }
+  initialize_timing_engine(opt.benchmark_flags);
+
+  std::vector<std::string> log;
+  auto backend = choose_backend(x, log);
+  for (const auto& [key, value] : x.counter_options) backend->set_option(key, value);
+  int max_threads = 1;
+  for (const auto& p : points) max_threads = std::max(max_threads, p.threads);
+  backend->configure(x.events, max_threads);  // unknown events: ConfigError, nothing written yet
+  for (const auto& line : log) std::fprintf(stderr, "%s\n", line.c_str());
+  for (const auto& [event, reason] : backend->unavailable())
+    std::fprintf(stderr, "counters: %s not counted: %s\n", event.c_str(), reason.c_str());
+
+  const std::string mid = machine_id();
+  RunFolder folder = opt.resume ? RunFolder::open_existing(x.output, x.name, mid, opt.resume_dir)
+                                : RunFolder::create(x.output, x.name, mid);
+  std::set<std::string> finished = opt.resume ? folder.finished_points() : std::set<std::string>{};
+
+  RunContext run;
+  run.run_id = folder.run_id();
+  run.machine_id = mid;
+  run.git_commit = git_commit();
+  run.counter_backend = backend->name();
+  run.param_names = parameter_columns(x);
+  run.unavailable_events = backend->unavailable();
+
+  auto machine = machine_json(opt.command_line);
+  machine["pinning"] = configure_pinning();
+  machine["counters"] = {{"backend", backend->name()}, {"fallbacks", log}, {"events", x.events}};
+  if (!opt.resume) {
+    folder.write_file("experiment.ini", x.source_text);
+    folder.write_file("machine.json", machine.dump(2) + "\n");
+  }
+  CsvAppender points_csv(folder.file("points.csv"), points_header(run.param_names));
+  CsvAppender stages_csv(folder.file("stages.csv"), stages_header());
+  CsvAppender reps_csv(folder.file("reps.csv"), reps_header());
+  CsvAppender counters_csv(folder.file("counters.csv"), counters_header());
+  if (!opt.run_folder_file.empty()) {
+    std::ofstream out(opt.run_folder_file);
+    out << folder.path() << "\n";
+  }
+  std::fprintf(stderr, "run folder: %s (counters: %s)\n", folder.path().c_str(), backend->name().c_str());
+
+  MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed};
+  auto previous = std::signal(SIGINT, on_sigint);
+  Tally tally;
+  std::vector<std::vector<std::string>> summary;
+  Progress progress(points.size());
+  for (size_t i = 0; i < points.size() && !g_interrupted.load(); ++i) {
+    const Point& p = points[i];
+    if (finished.count(p.point_id)) { ++tally.skipped; continue; }
+    progress.start_point(i, fmt::format("{} {} N={} T={}", p.block,
+                                        p.config.has("impl") ? p.config.str("impl") : "", p.tokens, p.threads));
+    if (p.invalid) {
+      points_csv.append(make_unmeasured_row(run, x, p, "invalid", p.invalid->what()));
+      ++tally.invalid;
+      continue;
+    }
+    PointMeasurement m;
+    try {
+      backend->configure(x.events, p.threads);
+      m = measure_point(p, settings, *backend);
+      if (m.status == "ok" && backend->measures_offline())
+        m.offline_counters = backend->measure_offline(run_point_args(p, x.seed, settings.cold_cache),
+                                                      kOfflineIterations);
+    } catch (const std::bad_alloc&) {
+      m.status = "error";
+      m.reason = "out of memory building or running this point";
+    } catch (const std::exception& e) {
+      m.status = "error";
+      m.reason = e.what();
+    }
+    if (m.status == "interrupted") break;  // an unfinished point is not written: --resume reruns it
+    PointRows rows = make_rows(run, x, p, m);
+    // Details first, the point row last: a point in points.csv has all its rows on disk.
+    stages_csv.append_rows(rows.stages);
+    reps_csv.append_rows(rows.reps);
+    counters_csv.append_rows(rows.counters);
+    points_csv.append(rows.point);
+    summary.push_back(rows.point);
+    if (m.status == "ok") ++tally.ok;
+    else {
+      ++tally.failed;
+      progress.finish();
+      std::fprintf(stderr, "point %s: %s: %s\n", p.point_id.c_str(), m.status.c_str(), m.reason.c_str());
+    }
+  }
+  progress.finish();
+  std::signal(SIGINT, previous);
+  print_summary(summary, tally, folder.path());
+  if (g_interrupted.load()) {
+    std::fprintf(stderr, "interrupted: finished points are saved; continue with --resume\n");
+    return 130;
+  }
+  return tally.failed > 0 ? 1 : 0;
+}
+
+}  // namespace ffnbench

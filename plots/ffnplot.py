@@ -1,0 +1,82 @@
+"""Shared helpers for ffnbench figure scripts: load a run folder, title, save PNG + PDF.
+
+Every figure names its machine, threads and precision (DESIGN.md section 6)."""
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures go to files
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def load_run(folder):
+    """Returns (points, stages, machine) of a run folder; points only with status ok."""
+    points_path = os.path.join(folder, "points.csv")
+    if not os.path.exists(points_path):
+        sys.exit(f"error: {folder} is not a run folder (no points.csv)")
+    points = pd.read_csv(points_path, keep_default_na=False, na_values=[""])
+    points = points[points["status"] == "ok"].copy()
+    stages_path = os.path.join(folder, "stages.csv")
+    stages = pd.read_csv(stages_path) if os.path.exists(stages_path) else pd.DataFrame()
+    machine = {}
+    machine_path = os.path.join(folder, "machine.json")
+    if os.path.exists(machine_path):
+        with open(machine_path) as f:
+            machine = json.load(f)
+    return points, stages, machine
+
+
+def load_ceilings(folder):
+    """ceilings.json of the run (from `ffnbench calibrate`), or None."""
+    path = os.path.join(folder, "ceilings.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def machine_name(machine):
+    cpu = machine.get("cpu", {})
+    name = cpu.get("model_name", "unknown CPU")
+    uarch = cpu.get("microarchitecture")
+    cores = cpu.get("physical_cores")
+    text = f"{name}" + (f" ({uarch})" if uarch else "") + (f", {cores} cores" if cores else "")
+    return text
+
+
+def title(ax, machine, what, threads=None, precision=None):
+    parts = [machine_name(machine)]
+    if threads is not None:
+        parts.append(f"threads={threads}")
+    if precision is not None:
+        parts.append(f"precision={precision}")
+    ax.set_title(f"{what}\n" + ", ".join(parts), fontsize=9)
+
+
+def series_label(row):
+    label = f"{row['block']} [{row['impl']}]" if row.get("impl") else row["block"]
+    if row.get("precision") and row["precision"] != "fp32":
+        label += f" {row['precision']}"
+    return label
+
+
+def save(fig, folder, name):
+    """Writes <folder>/figures/<name>.png and .pdf; returns the PNG path."""
+    out = os.path.join(folder, "figures")
+    os.makedirs(out, exist_ok=True)
+    fig.tight_layout()
+    png = os.path.join(out, name + ".png")
+    fig.savefig(png, dpi=130)
+    fig.savefig(os.path.join(out, name + ".pdf"))
+    plt.close(fig)
+    print(png)
+    return png
+
+
+def run_folder_from_argv():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(f"usage: {os.path.basename(sys.argv[0])} <run folder>")
+    return sys.argv[1]

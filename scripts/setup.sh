@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ffnbench needs (only the missing ones; safe to run again).
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git            # toolchain
+  libbenchmark-dev libgtest-dev                   # Google Benchmark (timing), GoogleTest
+  libpapi-dev papi-tools likwid                   # counters: PAPI, likwid (library + likwid-bench)
+  valgrind                                        # the cachesim counter backend
+  libfmt-dev libboost-program-options-dev nlohmann-json3-dev
+  libopenblas-openmp-dev libdnnl-dev              # dense baselines: OpenBLAS (OpenMP), oneDNN
+  python3 python3-matplotlib python3-pandas       # figures
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} Debian packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

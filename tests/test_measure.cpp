@@ -1,0 +1,113 @@
+// The timing path in-process, on the test-only affine variant: gate, repetitions, stages, rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/aligned.hpp"
+#include "core/registry.hpp"
+#include "counters/backend.hpp"
+#include "results/schema.hpp"
+#include "sweep/gate.hpp"
+#include "sweep/measure.hpp"
+#include "sweep/point_rows.hpp"
+
+using namespace ffnbench;
+
+namespace {
+
+Point affine_point(const std::string& impl, int64_t tokens) {
+  Point p;
+  p.block = "test_affine";
+  p.variant = "test_affine";
+  p.config = resolve_variant_config(Registry::instance().get("test_affine"), {{"impl", impl}, {"d", "8"}}, "");
+  p.tokens = tokens;
+  p.threads = 1;
+  p.point_id = "id-" + impl;
+  return p;
+}
+
+}  // namespace
+
+TEST(Gate, PassesAnExactKernelAndNamesTheWorstElementOfABrokenOne) {
+  auto kernel = Registry::instance().get("test_affine").build(
+      resolve_variant_config(Registry::instance().get("test_affine"), {{"impl", "broken"}}, ""), 1, 64);
+  std::vector<float> X(64 * 8, 0.5f), Y(64 * 8);
+  kernel->forward(X.data(), Y.data(), 64, nullptr);
+  GateResult g = check_against_reference(*kernel, X.data(), Y.data(), 64);
+  EXPECT_FALSE(g.passed);
+  EXPECT_NEAR(g.max_error, 0.01 * 2.0 / 4.0, 1e-4);  // |0.02| / (|2| + rms 2)
+  EXPECT_NE(g.detail.find("reference 2"), std::string::npos) << g.detail;
+  EXPECT_EQ(g.rows_checked, 16);
+
+  std::vector<float> Yok(64 * 8);
+  kernel->reference(X.data(), Yok.data(), 64);
+  EXPECT_TRUE(check_against_reference(*kernel, X.data(), Yok.data(), 64).passed);
+}
+
+TEST(Gate, ANanOutputFails) {
+  auto kernel = Registry::instance().get("test_affine").build(
+      resolve_variant_config(Registry::instance().get("test_affine"), {}, ""), 1, 4);
+  std::vector<float> X(4 * 8, 0.5f), Y(4 * 8);
+  kernel->reference(X.data(), Y.data(), 4);
+  Y[3 * 8 + 5] = std::nanf("");
+  EXPECT_FALSE(check_against_reference(*kernel, X.data(), Y.data(), 4).passed);
+}
+
+TEST(MeasurePoint, KeepsEveryRepetitionWithStagesAndOverhead) {
+  initialize_timing_engine({});
+  auto none = make_counter_backend("none");
+  MeasureSettings s{3, 0.0, 0.002, false, 7};
+  PointMeasurement m = measure_point(affine_point("good", 32), s, *none);
+  ASSERT_EQ(m.status, "ok") << m.reason;
+  ASSERT_EQ(m.reps.size(), 3u);
+  for (const auto& r : m.reps) {
+    EXPECT_GT(r.iterations, 0);
+    EXPECT_GT(r.time_per_call_s, 0);
+    ASSERT_EQ(r.stage_s_per_call.size(), 1u);
+    EXPECT_LE(r.stage_s_per_call[0], r.time_per_call_s * 1.5);
+    EXPECT_GE(r.overhead_s, 0);
+  }
+  EXPECT_EQ(m.cost.flops, 2.0 * 32 * 8);
+  EXPECT_EQ(m.stage_names, std::vector<std::string>{"affine"});
+}
+
+TEST(MeasurePoint, AGateFailureIsNotTimed) {
+  initialize_timing_engine({});
+  auto none = make_counter_backend("none");
+  PointMeasurement m = measure_point(affine_point("broken", 8), MeasureSettings{}, *none);
+  EXPECT_EQ(m.status, "gate_failed");
+  EXPECT_TRUE(m.reps.empty());
+}
+
+TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
+  initialize_timing_engine({});
+  auto none = make_counter_backend("none");
+  Point p = affine_point("good", 16);
+  PointMeasurement m = measure_point(p, MeasureSettings{2, 0.0, 0.001, false, 1}, *none);
+  Experiment x;
+  RunContext run{"r1", "m1", "abc", "none", {"d", "scale"}, {}};
+  PointRows rows = make_rows(run, x, p, m);
+  auto header = points_header(run.param_names);
+  ASSERT_EQ(rows.point.size(), header.size());
+  auto col = [&](const std::string& name) {
+    return rows.point[std::find(header.begin(), header.end(), name) - header.begin()];
+  };
+  EXPECT_EQ(col("status"), "ok");
+  EXPECT_EQ(col("flops_model"), "256");
+  EXPECT_EQ(col("p_d"), "8");
+  EXPECT_EQ(col("impl"), "good");
+  EXPECT_EQ(col("precision"), "fp32");
+  for (const char* hw : {"flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs"})
+    EXPECT_EQ(col(hw), "") << hw << " must stay empty when nothing was counted";
+  EXPECT_EQ(rows.reps.size(), 2u);
+  ASSERT_EQ(rows.stages.size(), 1u);
+  EXPECT_EQ(rows.stages[0][2], "affine");
+}
+
+TEST(TimeSummary, MedianMinMaxCov) {
+  TimeSummary t = summarize_times({3, 1, 2, 4});
+  EXPECT_DOUBLE_EQ(t.median, 2.5);
+  EXPECT_DOUBLE_EQ(t.min, 1);
+  EXPECT_DOUBLE_EQ(t.max, 4);
+  EXPECT_NEAR(t.cov, 1.2909944 / 2.5, 1e-6);
+}

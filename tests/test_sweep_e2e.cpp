@@ -1,0 +1,186 @@
+// `ffnbench sweep` end to end, as a user runs it: a tiny experiment, the run folder it writes,
+// --resume, and bad input (exit status 2, one clear message, nothing written).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "results/csv.hpp"
+#include "results/schema.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string output;  // stdout + stderr
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(FFNBENCH_BINARY) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class SweepE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("ffnbench_e2e_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    fs::create_directories(root);
+    ini = (root / "tiny.ini").string();
+    std::ofstream(ini) << "name = tiny\ntokens = 3,17\nthreads = 1\nrepetitions = 2\nwarmup_s = 0\n"
+                          "min_time_s = 0.001\ncounters = papi\nevents = perf::TASK-CLOCK\n"
+                          "output = " << (root / "results").string() << "\n\n"
+                          "[gemm_ffn]\nimpl = openblas,naive\nd = 16\nd_ff = 24\n";
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  std::vector<fs::path> run_folders() const {
+    std::vector<fs::path> out;
+    if (!fs::exists(root / "results")) return out;
+    for (const auto& e : fs::recursive_directory_iterator(root / "results"))
+      if (e.is_regular_file() && e.path().filename() == "points.csv") out.push_back(e.path().parent_path());
+    return out;
+  }
+
+  fs::path root;
+  std::string ini;
+};
+
+std::map<std::string, std::string> as_map(const std::vector<std::string>& header,
+                                          const std::vector<std::string>& row) {
+  std::map<std::string, std::string> m;
+  for (size_t i = 0; i < header.size() && i < row.size(); ++i) m[header[i]] = row[i];
+  return m;
+}
+
+}  // namespace
+
+TEST_F(SweepE2E, WritesTheRunFolderAsDesigned) {
+  Result r = run("sweep " + ini);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u) << r.output;
+  const fs::path f = folders[0];
+  for (const char* file : {"points.csv", "stages.csv", "reps.csv", "counters.csv", "machine.json", "experiment.ini"})
+    EXPECT_TRUE(fs::exists(f / file)) << file;
+
+  auto points = ffnbench::read_csv_file((f / "points.csv").string());
+  ASSERT_EQ(points.size(), 1u + 4u);  // header + 2 impls × 2 token counts
+  const auto& header = points[0];
+  const auto& core = ffnbench::points_core_columns();
+  ASSERT_GE(header.size(), core.size());
+  EXPECT_TRUE(std::equal(core.begin(), core.end(), header.begin()));
+  EXPECT_NE(std::find(header.begin(), header.end(), "p_d_ff"), header.end());
+  for (size_t i = 1; i < points.size(); ++i) {
+    auto row = as_map(header, points[i]);
+    EXPECT_EQ(row["status"], "ok") << row["status_reason"];
+    EXPECT_EQ(row["variant"], "gemm_ffn");
+    EXPECT_EQ(row["p_d"], "16");
+    EXPECT_GT(std::stod(row["time_median_s"]), 0.0);
+    EXPECT_DOUBLE_EQ(std::stod(row["flops_model"]), 4.0 * std::stod(row["tokens"]) * 16 * 24);
+    EXPECT_EQ(row["counter_backend"], "papi");
+    EXPECT_EQ(row["counter_source"], "sw");
+    EXPECT_EQ(row["flops_hw"], "") << "no PMU here: never the model's number";
+    EXPECT_EQ(row["run_id"], f.filename().string());
+  }
+  auto reps = ffnbench::read_csv_file((f / "reps.csv").string());
+  EXPECT_EQ(reps.size(), 1u + 4u * 2u);  // every repetition kept
+
+  auto counters = ffnbench::read_csv_file((f / "counters.csv").string());
+  bool task_clock = false;
+  for (size_t i = 1; i < counters.size(); ++i) {
+    auto row = as_map(counters[0], counters[i]);
+    if (row["event"] == "perf::TASK-CLOCK") {
+      task_clock = true;
+      EXPECT_GT(std::stod(row["value"]), 0.0);
+      EXPECT_EQ(row["source"], "sw");
+    }
+  }
+  EXPECT_TRUE(task_clock);
+
+  auto machine = nlohmann::json::parse(std::ifstream(f / "machine.json"));
+  EXPECT_EQ(machine["machine_id"].get<std::string>(), f.parent_path().filename().string());
+  EXPECT_TRUE(machine["cpu"]["physical_cores"].get<int>() >= 1);
+  EXPECT_TRUE(machine.contains("pinning"));
+
+  // The figures of the main job draw from this folder.
+  std::string plot = std::string("/usr/bin/python3 ") + FFNBENCH_SOURCE_DIR + "/plots/sweep_figures.py " +
+                     f.string() + " > /dev/null";
+  ASSERT_EQ(std::system(plot.c_str()), 0);
+  EXPECT_TRUE(fs::exists(f / "figures" / "latency_vs_tokens_T1_fp32.png"));
+  EXPECT_TRUE(fs::exists(f / "figures" / "latency_vs_tokens_T1_fp32.pdf"));
+}
+
+TEST_F(SweepE2E, ResumeSkipsFinishedPointsAndRerunsMissingOnes) {
+  ASSERT_EQ(run("sweep " + ini).status, 0);
+  auto f = run_folders().at(0);
+  auto points_path = (f / "points.csv").string();
+  // Drop the last point, as if the sweep had been interrupted before it.
+  auto rows = ffnbench::read_csv_file(points_path);
+  std::string lost = rows.back()[3];
+  rows.pop_back();
+  {
+    std::ofstream out(points_path, std::ios::trunc);
+    for (const auto& r : rows) out << ffnbench::csv_line(r);
+  }
+  Result r = run("sweep " + ini + " --resume");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("1 ok, 0 failed, 0 invalid, 3 already done"), std::string::npos) << r.output;
+  auto after = ffnbench::read_csv_file(points_path);
+  ASSERT_EQ(after.size(), 5u);
+  EXPECT_EQ(after.back()[3], lost);
+  EXPECT_EQ(run_folders().size(), 1u);
+}
+
+TEST_F(SweepE2E, BadInputExitsTwoWithOneMessageAndWritesNothing) {
+  struct Case {
+    std::string args, message;
+  };
+  std::vector<Case> cases = {
+      {"sweep " + ini + " --gemm_ffn.impl mkl", "invalid value 'mkl' for 'gemm_ffn.impl': must be one of:"},
+      {"sweep " + ini + " --gemm_ffn.d 0", "invalid value '0' for 'gemm_ffn.d': must be an integer"},
+      {"sweep " + ini + " --gemm_ffn.d abc", "invalid value 'abc' for 'gemm_ffn.d'"},
+      {"sweep " + ini + " --gemm_ffn.dd 3", "for 'gemm_ffn.dd': unknown parameter of gemm_ffn"},
+      {"sweep " + ini + " --tokens -4", "invalid value '-4' for 'tokens'"},
+      {"sweep " + ini + " --events PAPI_NOT_AN_EVENT", "'PAPI_NOT_AN_EVENT' for 'events'"},
+      {"sweep " + ini + " --counters perfctr", "invalid value 'perfctr' for 'counters': must be one of: auto"},
+      {"sweep " + ini + " --output /proc/ffnbench", "for 'output': must be a writable folder"},
+      {"sweep " + (root / "missing.ini").string(), "for 'experiment file': must be a readable INI file"},
+      {"sweep " + ini + " --shard 3/2", "invalid value '3/2' for 'shard'"},
+      {"sweep " + ini + " --benchmark_nonsense=1", "benchmark"},
+  };
+  std::ofstream(root / "unknown_variant.ini") << "[lookup]\nh = 4\n";
+  cases.push_back({"sweep " + (root / "unknown_variant.ini").string(), "for '[lookup]': a section must name a variant"});
+  for (const auto& c : cases) {
+    Result r = run(c.args);
+    EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_TRUE(run_folders().empty()) << c.args << " left a run folder";
+  }
+}
+
+TEST(Cli, HelpOnEverySubcommandAndListShowsBackends) {
+  for (const char* cmd : {"sweep", "list", "info"}) {
+    Result r = run(std::string(cmd) + " --help");
+    EXPECT_EQ(r.status, 0) << cmd << r.output;
+    EXPECT_NE(r.output.find(cmd), std::string::npos) << r.output;
+  }
+  Result list = run("list");
+  EXPECT_EQ(list.status, 0);
+  EXPECT_NE(list.output.find("gemm_ffn"), std::string::npos);
+  EXPECT_NE(list.output.find("papi"), std::string::npos);
+  EXPECT_NE(list.output.find("d_ff"), std::string::npos);
+  EXPECT_EQ(run("frobnicate").status, 2);
+}
