@@ -11,6 +11,7 @@
 #include "core/registry.hpp"
 #include "counters/backend.hpp"
 #include "machine/machine_info.hpp"
+#include "machine/topology.hpp"
 #include "results/run_folder.hpp"
 #include "results/schema.hpp"
 #include "sweep/measure.hpp"
@@ -117,6 +118,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   run.counter_backend = backend->name();
   run.param_names = parameter_columns(x);
   run.unavailable_events = backend->unavailable();
+  for (const auto& c : cpu_info().caches)
+    if (c.type != "Instruction" && c.line_bytes > 0) run.llc_line_bytes = c.line_bytes;
 
   auto machine = machine_json(opt.command_line);
   machine["pinning"] = configure_pinning();
