@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/blas.hpp"
+#include "bh4/block_kernel.hpp"
 #include "common/random.hpp"
 
 namespace ffnbench {
@@ -48,15 +48,6 @@ void Bh4Transform::reference(const float* in, float* out) const {
   }
 }
 
-// out[rows][block i] = in[rows][block i] · B_i for every block: one small GEMM per block
-// (M = rows, K = N = b) through OpenBLAS, single-threaded inside the caller's parallel region.
-void Bh4Transform::block_product_tile(const float* in, int64_t in_stride, float* out, int64_t out_stride,
-                                      int64_t rows, const float* w) const {
-  for (int64_t blk = 0; blk < padded_ / b_; ++blk)
-    sgemm_rowmajor(rows, b_, b_, 1.0f, in + blk * b_, in_stride, w + blk * b_ * b_, b_, false, 0.0f,
-                   out + blk * b_, out_stride);
-}
-
 void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* work) const {
   for (int64_t c = 0; c < copies_; ++c) {
     // Rounds alternate work (stride d') -> output slot (stride copies·d') -> work -> output slot.
@@ -66,7 +57,7 @@ void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* 
       const bool to_out = (r % 2) == 1;
       float* target = to_out ? out + c * padded_ : work;
       const int64_t target_stride = to_out ? outputs() : padded_;
-      block_product_tile(src, src_stride, target, target_stride, rows, block_weights(c, r));
+      block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, block_weights(c, r));
       fwht_rows(target, rows, padded_, target_stride, path_);
       src = target;
       src_stride = target_stride;

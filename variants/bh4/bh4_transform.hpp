@@ -45,9 +45,6 @@ class Bh4Transform {
   double weight_bytes() const { return 4.0 * weights_.size(); }
 
  private:
-  void block_product_tile(const float* in, int64_t in_stride, float* out, int64_t out_stride,
-                          int64_t rows, const float* w) const;
-
   int64_t d_, b_, copies_, padded_;
   FwhtPath path_;
   AlignedVector<float> weights_;  // [copies][rounds][d'/b][b][b]
