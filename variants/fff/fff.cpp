@@ -23,6 +23,7 @@
 #include "common/memory.hpp"
 #include "common/random.hpp"
 #include "core/registry.hpp"
+#include "fff/fff_path.hpp"
 
 namespace ffnbench {
 namespace {
@@ -120,10 +121,8 @@ class FffKernel final : public Kernel {
           if (s_.leaf == 0) {
             const double act = s_.gelu ? gelu_erf(static_cast<float>(z)) : z;
             for (int64_t o = 0; o < s_.d_out; ++o) y[o] += static_cast<float>(act * w_out_[n * s_.d_out + o]);
-            node = 2 * node + 1 + (z > 0 ? 1 : 0);
-          } else {
-            node = 2 * node + 1 + (z >= 0 ? 1 : 0);
           }
+          node = fff_child(node, static_cast<float>(z), s_.leaf > 0);
         }
         if (s_.leaf > 0) {
           const int64_t leaf = tree * s_.leaves() + node - s_.nodes();
@@ -215,9 +214,8 @@ class FffKernel final : public Kernel {
   int64_t step(int64_t tree, int64_t node, const float* x, float* y) const {
     const int64_t n = tree * s_.nodes() + node;
     const float z = dot(x, w_in_.data() + n * s_.d, s_.d) + b_in_[n];
-    if (s_.leaf > 0) return 2 * node + 1 + (z >= 0.0f ? 1 : 0);
-    axpy(y, w_out_.data() + n * s_.d_out, s_.gelu ? gelu_erf(z) : z, s_.d_out);
-    return 2 * node + 1 + (z > 0.0f ? 1 : 0);
+    if (s_.leaf == 0) axpy(y, w_out_.data() + n * s_.d_out, s_.gelu ? gelu_erf(z) : z, s_.d_out);
+    return fff_child(node, z, s_.leaf > 0);
   }
 
   void forward_per_token(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
@@ -299,12 +297,8 @@ class FffKernel final : public Kernel {
           int64_t node = 0;
           for (int64_t level = 0; level < s_.levels(); ++level) {
             const float v = z[node] + b[node];
-            if (m) {
-              m[node] = s_.gelu ? gelu_erf(v) : v;
-              node = 2 * node + 1 + (v > 0.0f ? 1 : 0);
-            } else {
-              node = 2 * node + 1 + (v >= 0.0f ? 1 : 0);
-            }
+            if (m) m[node] = s_.gelu ? gelu_erf(v) : v;
+            node = fff_child(node, v, s_.leaf > 0);
           }
           node_[t] = node;
         }

@@ -1,0 +1,87 @@
+// fff: every impl vs the reference on odd widths and depths 0, 1 and deep, both forms, several
+// trees; the path a token takes on hand-made weights; validation.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include "common/aligned.hpp"
+#include "common/random.hpp"
+#include "core/registry.hpp"
+#include "fff/fff_path.hpp"
+#include "sweep/gate.hpp"
+
+using namespace ffnbench;
+
+namespace {
+
+std::unique_ptr<Kernel> build(std::map<std::string, std::string> given, int64_t tokens) {
+  const Variant& v = Registry::instance().get("fff");
+  return v.build(resolve_variant_config(v, given, "fff."), 4, tokens);
+}
+
+GateResult run_against_reference(Kernel& k, int64_t tokens) {
+  AlignedVector<float> X(tokens * k.d_in()), Y(tokens * k.d_out());
+  fill_uniform(X.data(), X.size(), 3, 3, -1.0f, 1.0f);
+  k.forward(X.data(), Y.data(), tokens, nullptr);
+  return check_against_reference(k, X.data(), Y.data(), tokens, tokens);
+}
+
+}  // namespace
+
+TEST(Fff, EveryImplMatchesTheReferenceAcrossFormsDepthsAndTrees) {
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const char* impl : {"per_token", "level_batched", "matrix"})
+      for (const char* depth : {"0", "1", "9"})
+        for (const char* leaf : {"0", "5"})
+          for (const char* trees : {"1", "3"}) {
+            auto k = build({{"impl", impl}, {"depth", depth}, {"leaf_width", leaf}, {"trees", trees}, {"d", "37"},
+                            {"d_out", "29"}, {"activation", "gelu"}},
+                           61);
+            GateResult g = run_against_reference(*k, 61);
+            EXPECT_EQ(g.mismatched_rows, 0) << impl << " depth=" << depth << " leaf=" << leaf << " trees=" << trees << ": " << g.detail;
+          }
+  }
+}
+
+TEST(Fff, CostIsFourDPerLevelInTheUltraFastBertForm) {
+  auto k = build({{"d", "768"}, {"depth", "11"}}, 1);
+  EXPECT_DOUBLE_EQ(k->cost(1).flops, 4.0 * 768 * 12);  // 36,864 FLOPs per token
+}
+
+TEST(FffPath, ZeroLogitGoesLeftInUltraFastBertAndRightInFff) {
+  EXPECT_EQ(fff_child(0, 0.0f, /*routing_only=*/false), 1);
+  EXPECT_EQ(fff_child(0, 0.0f, /*routing_only=*/true), 2);
+  EXPECT_EQ(fff_child(0, 1e-30f, false), 2);
+  EXPECT_EQ(fff_child(0, -1e-30f, true), 1);
+}
+
+TEST(FffPath, KnownLogitsGiveTheKnownPath) {
+  // Logits +, -, +, + from the root: 0 -> 2 -> 5 -> 12 -> 26.
+  const float logits[] = {0.7f, -0.2f, 1.5f, 0.01f};
+  int64_t node = 0;
+  std::vector<int64_t> path;
+  for (float z : logits) path.push_back(node = fff_child(node, z, false));
+  EXPECT_EQ(path, (std::vector<int64_t>{2, 5, 12, 26}));
+}
+
+TEST(Fff, ATokenWhoseLogitsAreAllZeroFollowsEachFormsRule) {
+  // x = 0 makes every logit equal to its node's bias, so the biases alone pick the path; the
+  // optimized walk must take the same one as the reference in both forms.
+  for (const char* leaf : {"0", "3"}) {
+    auto k = build({{"d", "4"}, {"depth", "3"}, {"leaf_width", leaf}, {"impl", "per_token"}}, 1);
+    AlignedVector<float> X(4, 0.0f), Y(k->d_out()), R(k->d_out());
+    k->forward(X.data(), Y.data(), 1, nullptr);
+    k->reference(X.data(), R.data(), 1);
+    for (int64_t i = 0; i < k->d_out(); ++i) EXPECT_NEAR(Y[i], R[i], 1e-6) << leaf;
+  }
+}
+
+TEST(Fff, ValidationSaysHowLargeTheTreeWouldBe) {
+  try {
+    resolve_variant_config(Registry::instance().get("fff"), {{"depth", "30"}, {"d", "4096"}}, "fff.");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("invalid value '30' for 'fff.depth': 1 tree(s) of depth 30 (2147483647 nodes each) would need", 0), 0u) << e.what();
+  }
+  EXPECT_THROW(resolve_variant_config(Registry::instance().get("fff"), {{"d", "0"}}, "fff."), ConfigError);
+}
