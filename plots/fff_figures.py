@@ -1,0 +1,96 @@
+"""FFF figures: speedup over the best dense FFN vs tokens (ultrafastbert.ini), vs width
+(fff_width.ini), and time vs depth per implementation (moe_vs_fff.ini).
+
+usage: /usr/bin/python3 plots/fff_figures.py <run folder>"""
+import matplotlib.pyplot as plt
+
+import ffnplot
+
+
+def best_dense(points, **match):
+    dense = points[points["variant"] == "gemm_ffn"]
+    for column, value in match.items():
+        dense = dense[dense[column] == value]
+    return dense.groupby(["tokens", "threads"])["time_median_s"].min()
+
+
+def speedup_vs_tokens(points, machine, folder):
+    fff = points[points["variant"] == "fff"]
+    dense = points[points["variant"] == "gemm_ffn"]
+    if fff.empty or dense.empty or fff["tokens"].nunique() < 2:
+        return
+    d_ff = 3072 if (dense["p_d_ff"] == 3072).any() else dense["p_d_ff"].min()
+    base = best_dense(points, p_d_ff=d_ff)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (impl, threads), g in fff.groupby(["impl", "threads"]):
+        g = g.sort_values("tokens")
+        s = [base.get((n, threads), float("nan")) / t for n, t in zip(g["tokens"], g["time_median_s"])]
+        ax.plot(g["tokens"], s, marker="o", label=f"fff [{impl}] T={threads}")
+    ax.axhline(78, color="r", linestyle="--", label="UltraFastBERT's claim: 78x (one shared path)")
+    ax.axhline(1, color="k", linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens per call (N), distinct random inputs")
+    ax.set_ylabel(f"speedup over the best gemm_ffn (d_ff={int(d_ff)})")
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    ffnplot.title(ax, machine, "FFF speedup over dense vs tokens", threads=",".join(map(str, sorted(fff["threads"].unique()))), precision="fp32")
+    ffnplot.save(fig, folder, "fff_speedup_vs_tokens")
+
+
+def speedup_vs_width(points, machine, folder):
+    fff = points[points["variant"] == "fff"]
+    if fff.empty or fff["p_d"].nunique() < 3 or not (points["variant"] == "gemm_ffn").any():
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (impl, threads), g in fff.groupby(["impl", "threads"]):
+        xs, ys = [], []
+        for _, r in g.sort_values("p_d").iterrows():
+            base = best_dense(points, p_d=r["p_d"]).get((r["tokens"], threads))
+            if base is not None:
+                xs.append(r["p_d"])
+                ys.append(base / r["time_median_s"])
+        ax.plot(xs, ys, marker="o", label=f"fff [{impl}] T={threads}")
+    ax.axhline(20, color="r", linestyle="--", label="claim: ~20x at 2^14")
+    ax.axhline(1, color="k", linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer width (d = d_out = dense hidden width)")
+    ax.set_ylabel("speedup over the best gemm_ffn of that width")
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    ffnplot.title(ax, machine, f"FFF vs dense over width, N={int(fff['tokens'].iloc[0])}", precision="fp32")
+    ffnplot.save(fig, folder, "fff_speedup_vs_width")
+
+
+def time_vs_depth(points, machine, folder):
+    fff = points[points["variant"] == "fff"]
+    if fff.empty or fff["p_depth"].nunique() < 3:
+        return
+    for threads, group in fff.groupby("threads"):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for impl, g in group.groupby("impl"):
+            g = g.sort_values("p_depth")
+            ax.plot(g["p_depth"], g["time_median_s"] * 1e3, marker="o", label=f"fff [{impl}]")
+        ax.set_yscale("log")
+        ax.set_xlabel("tree depth D")
+        ax.set_ylabel("median latency per call (ms)")
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+        ffnplot.title(ax, machine, f"Tree walk vs matrix form over depth, N={int(group['tokens'].iloc[0])}", threads=threads, precision="fp32")
+        ffnplot.save(fig, folder, f"fff_time_vs_depth_T{threads}")
+
+
+def main():
+    folder = ffnplot.run_folder_from_argv()
+    points, _, machine = ffnplot.load_run(folder)
+    if points.empty or "fff" not in set(points["variant"]):
+        print(f"{folder}: no fff points, no FFF figures")
+        return
+    speedup_vs_tokens(points, machine, folder)
+    speedup_vs_width(points, machine, folder)
+    time_vs_depth(points, machine, folder)
+
+
+if __name__ == "__main__":
+    main()
