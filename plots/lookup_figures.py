@@ -138,6 +138,8 @@ def main():
     if points.empty or "lookup_ffn" not in set(points["variant"]):
         print(f"{folder}: no lookup_ffn points, no LookupFFN figures")
         return
+    # One batch size: the largest in the run (the paper's experiment has only N = 32768).
+    points = points[points["tokens"] == points.loc[points["variant"] == "lookup_ffn", "tokens"].max()]
     for threads in sorted(points["threads"].unique()):
         latency_breakdown(points, stages, machine, folder, threads)
     speedup(points, machine, folder)

@@ -12,6 +12,9 @@ status=0
 # Figures also after a partial or failed sweep: every finished point is on disk.
 run=$(cat "$where")
 if [ -n "$run" ]; then
+  # The machine's ceilings beside the run, for the roofline and "% of the ceiling" figures.
+  [ -f "$run/ceilings.json" ] || ./build/release/ffnbench calibrate --out "$run" --budget "${FFNBENCH_CALIBRATE_BUDGET:-10}" >/dev/null ||
+    echo "calibrate failed; figures drawn without ceilings" >&2
   for script in plots/*_figures.py; do
     /usr/bin/python3 "$script" "$run" || echo "figures: $script failed on $run" >&2
   done
