@@ -1,5 +1,7 @@
 #include "machine/topology.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -129,12 +131,16 @@ const CpuInfo& cpu_info() {
   return info;
 }
 
-int physical_cores() { return std::max(cpu_info().physical_cores, 1); }
+int physical_cores() { return std::max(static_cast<int>(one_cpu_per_core().size()), 1); }
 
 std::vector<int> one_cpu_per_core() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const bool masked = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
   std::vector<int> cpus;
   std::set<std::string> seen;
   for (int cpu = 0; cpu < cpu_info().logical_cpus; ++cpu) {
+    if (masked && cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) continue;
     const std::string topo = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
     std::string key = read_file_trimmed(topo + "physical_package_id") + ":" +
                       read_file_trimmed(topo + "core_id");

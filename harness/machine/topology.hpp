@@ -31,8 +31,11 @@ struct CpuInfo {
 };
 
 const CpuInfo& cpu_info();
+// The physical cores this process may run on: one_cpu_per_core().size(). What threads = all
+// means; smaller than cpu_info().physical_cores inside a SLURM allocation or a cpuset.
 int physical_cores();
-// One logical CPU per physical core (the first sibling of each), the order threads are pinned in.
+// One logical CPU per physical core (the first allowed sibling of each), the order threads are
+// pinned in; only CPUs in the process's affinity mask (sched_getaffinity) count.
 std::vector<int> one_cpu_per_core();
 // Largest data/unified cache in bytes (the LLC), 0 if unknown.
 int64_t llc_bytes();
