@@ -352,3 +352,77 @@ TEST_F(Merge, CommandLineExitsTwoOnBadInputAndZeroOnSuccess) {
       << ok.output;
   EXPECT_EQ(column(merged("points.csv"), 1, "run_id"), "r2");
 }
+
+// Sharding as a job array uses it: n real sweeps, each --shard i/n, merged back into one dataset.
+#include "sweep/experiment.hpp"
+#include "sweep/sweep.hpp"
+
+namespace {
+
+std::multiset<std::string> point_ids(const fs::path& points_csv) {
+  auto rows = read_csv_file(points_csv.string());
+  std::multiset<std::string> ids;
+  for (size_t r = 1; r < rows.size(); ++r) ids.insert(column(rows, r, "point_id"));
+  return ids;
+}
+
+std::vector<fs::path> run_folders_under(const fs::path& root) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file() && e.path().filename() == "points.csv") out.push_back(e.path().parent_path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Merge, UnionOfRealShardSweepsIsTheUnshardedGridAndShardsAreDisjoint) {
+  const fs::path ini = root / "shards.ini";
+  std::ofstream(ini) << "name = shards\ntokens = 1,3,8\nthreads = 1\nrepetitions = 1\nwarmup_s = 0\n"
+                        "min_time_s = 0\ncounters = none\n\n[test_affine]\nd = 2,4\nscale = 1,3\n";
+  auto sweep = [&](const std::string& results, const std::string& shard) {
+    Experiment x = load_experiment(ini.string(), {"--output", (root / results).string()});
+    SweepOptions o;
+    if (!shard.empty()) o.shard = parse_shard(shard);
+    ASSERT_EQ(run_sweep(x, o), 0) << shard;
+  };
+  sweep("whole", "");
+  const auto whole = point_ids(run_folders_under(root / "whole").at(0) / "points.csv");
+  ASSERT_EQ(whole.size(), 2u * 2u * 3u);
+
+  const int n = 5;  // more shards than divide the grid evenly
+  for (int i = 1; i <= n; ++i) sweep("sharded", std::to_string(i) + "/" + std::to_string(n));
+  const auto shards = run_folders_under(root / "sharded");
+  ASSERT_EQ(shards.size(), static_cast<size_t>(n)) << "each shard in a run folder of its own";
+  std::multiset<std::string> united;
+  for (const auto& f : shards) {
+    auto ids = point_ids(f / "points.csv");
+    EXPECT_GE(ids.size(), whole.size() / n) << f;
+    united.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(united, whole) << "disjoint (no point twice) and complete";
+
+  MergeOptions o;
+  for (const auto& f : shards) o.inputs.push_back(f.string());
+  o.out = out().string();
+  MergeSummary s = merge_runs(o);
+  EXPECT_EQ(s.machines, 1u);
+  EXPECT_EQ(s.duplicates_dropped, 0u);
+  EXPECT_EQ(point_ids(out() / "points.csv"), whole);
+  EXPECT_EQ(read_csv_file((out() / "reps.csv").string()).size(), 1u + whole.size());
+}
+
+TEST_F(Merge, BadShardSpecsOnTheCommandLineExitTwoAndWriteNothing) {
+  const fs::path ini = root / "tiny.ini";
+  std::ofstream(ini) << "name = tiny\ntokens = 4\nthreads = 1\noutput = " << (root / "results").string()
+                     << "\n\n[gemm_ffn]\nd = 16\nd_ff = 16\n";
+  for (const char* bad : {"3/2", "0/0", "1/0", "0/4", "two/4", "2"}) {
+    CliResult r = run_cli("sweep " + ini.string() + " --shard " + bad);
+    EXPECT_EQ(r.status, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find(std::string("ffnbench sweep: invalid value '") + bad +
+                            "' for 'shard': must read i/n with integers 1 <= i <= n (e.g. 2/8)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_FALSE(fs::exists(root / "results")) << bad;
+  }
+}
