@@ -11,10 +11,18 @@ using namespace ffnbench;
 
 namespace {
 
+// Experiment files live in one temporary folder per test process, removed at exit.
+struct TempFolder {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("ffnbench_test_experiment_" + std::to_string(::getpid()));
+  TempFolder() { std::filesystem::create_directories(path); }
+  ~TempFolder() { std::filesystem::remove_all(path); }
+};
+
 std::string write_ini(const std::string& text) {
+  static TempFolder folder;
   static int n = 0;
-  auto path = std::filesystem::temp_directory_path() /
-              ("ffnbench_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++) + ".ini");
+  auto path = folder.path / (std::to_string(n++) + ".ini");
   std::ofstream(path) << text;
   return path.string();
 }

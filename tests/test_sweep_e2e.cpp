@@ -114,6 +114,13 @@ TEST_F(SweepE2E, WritesTheRunFolderAsDesigned) {
   EXPECT_EQ(machine["machine_id"].get<std::string>(), f.parent_path().filename().string());
   EXPECT_TRUE(machine["cpu"]["physical_cores"].get<int>() >= 1);
   EXPECT_TRUE(machine.contains("pinning"));
+
+  // The figures of the main job draw from this folder.
+  std::string plot = std::string("/usr/bin/python3 ") + FFNBENCH_SOURCE_DIR + "/plots/sweep_figures.py " +
+                     f.string() + " > /dev/null";
+  ASSERT_EQ(std::system(plot.c_str()), 0);
+  EXPECT_TRUE(fs::exists(f / "figures" / "latency_vs_tokens_T1_fp32.png"));
+  EXPECT_TRUE(fs::exists(f / "figures" / "latency_vs_tokens_T1_fp32.pdf"));
 }
 
 TEST_F(SweepE2E, ResumeSkipsFinishedPointsAndRerunsMissingOnes) {
