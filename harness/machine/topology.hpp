@@ -35,7 +35,8 @@ const CpuInfo& cpu_info();
 // means; smaller than cpu_info().physical_cores inside a SLURM allocation or a cpuset.
 int physical_cores();
 // One logical CPU per physical core (the first allowed sibling of each), the order threads are
-// pinned in; only CPUs in the process's affinity mask (sched_getaffinity) count.
+// pinned in; only CPUs the process may use count (its affinity mask, or the union of the OpenMP
+// places when the user set them).
 std::vector<int> one_cpu_per_core();
 // Largest data/unified cache in bytes (the LLC), 0 if unknown.
 int64_t llc_bytes();
