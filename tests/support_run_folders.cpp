@@ -51,7 +51,7 @@ fs::path write_run(const fs::path& root, const SyntheticRun& run) {
         {"time_median_s", fmt::format("{}", p.time_s)}, {"time_min_s", fmt::format("{}", p.time_s)},
         {"time_max_s", fmt::format("{}", p.time_s)}, {"time_cov", "0.01"},
         {"tokens_per_s", fmt::format("{}", p.tokens / p.time_s)},
-        {"flops_model", fmt::format("{}", 4.0 * p.tokens * p.d * p.d_ff)},
+        {"flops_model", fmt::format("{}", p.flops > 0 ? p.flops : 4.0 * p.tokens * p.d * p.d_ff)},
         {"bytes_model", fmt::format("{}", 8.0 * p.d * p.d_ff)},
         {"counter_backend", "none"}, {"status", "ok"}, {"extras", "a=1;b=2"},
         {"p_d", std::to_string(p.d)}, {"p_d_ff", std::to_string(p.d_ff)}};

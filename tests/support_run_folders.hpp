@@ -14,6 +14,7 @@ struct SyntheticPoint {
   int64_t d = 512, d_ff = 2048, tokens = 64;
   int threads = 1;
   double time_s = 1e-3;
+  double flops = 0;                           // 0: the dense FFN's 4·N·d·d_ff
   std::map<std::string, std::string> params;  // p_<name> values beyond d and d_ff
   std::string point_id() const;
 };
