@@ -6,9 +6,10 @@ import glob
 import json
 import math
 import os
-import sys
 
 import pandas as pd
+
+import ffnplot
 
 BASELINE = "gemm_ffn"
 
@@ -20,11 +21,7 @@ def _read_json(path):
 
 def load_dataset(folder):
     """Returns (points with status ok, machines {id: machine.json}, ceilings {id: ceilings.json})."""
-    points_path = os.path.join(folder, "points.csv")
-    if not os.path.exists(points_path):
-        sys.exit(f"error: {folder} is neither a run folder nor a merged folder (no points.csv)")
-    points = pd.read_csv(points_path, keep_default_na=False, na_values=[""])
-    points = points[points["status"] == "ok"].copy()
+    points, _, _ = ffnplot.load_run(folder)
     machines, ceilings = {}, {}
     if os.path.isdir(os.path.join(folder, "machines")):
         for path in sorted(glob.glob(os.path.join(folder, "machines", "*.json"))):

@@ -1,4 +1,4 @@
-// Test support: small synthetic run folders with the real CSV headers (results/schema.hpp), as
+// Test support: running the ffnbench binary, and small synthetic run folders with the real CSV headers (results/schema.hpp), as
 // `ffnbench sweep` writes them, for the merge and report tests.
 #pragma once
 
@@ -36,6 +36,13 @@ std::filesystem::path write_run(const std::filesystem::path& root, const Synthet
 std::filesystem::path test_temp_dir(const std::string& tag);
 
 std::string slurp(const std::filesystem::path& path);
+
+// `ffnbench <args>` as a user runs it: exit status and stdout + stderr.
+struct CliResult {
+  int status = -1;
+  std::string output;
+};
+CliResult run_cli(const std::string& args);
 std::string column(const std::vector<std::vector<std::string>>& rows, size_t row, const std::string& name);
 
 }  // namespace ffnbench::testing

@@ -1,7 +1,6 @@
 // `ffnbench merge`: run folders of several machines -> one dataset; every refusal names what
 // differs, exits 2 and writes nothing.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -315,25 +314,6 @@ TEST_F(Merge, OutputFolderMustBeNew) {
   fs::remove(out());
   EXPECT_EQ(error_of([&] { merge({ra, ra}); }), "invalid value '" + ra.string() + "' for 'run folder': is given twice");
 }
-
-namespace {
-
-struct CliResult {
-  int status = -1;
-  std::string output;
-};
-
-CliResult run_cli(const std::string& args) {
-  CliResult r;
-  FILE* p = popen((std::string(FFNBENCH_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-}  // namespace
 
 TEST_F(Merge, CommandLineExitsTwoOnBadInputAndZeroOnSuccess) {
   fs::path ra = write_run(root / "in", machine("m1", "r1", {64}));

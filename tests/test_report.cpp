@@ -1,7 +1,6 @@
 // `ffnbench report`: a self-contained Markdown report whose every image is on disk, with the
 // published claims checked against the data, figures redrawn only when stale.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,21 +15,6 @@ using namespace ffnbench;
 using namespace ffnbench::testing;
 
 namespace {
-
-struct CliResult {
-  int status = -1;
-  std::string output;
-};
-
-CliResult run_cli(const std::string& args) {
-  CliResult r;
-  FILE* p = popen((std::string(FFNBENCH_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 // A machine that measured gemm_ffn (two impls) and LookupFFN at the paper's shape.
 SyntheticRun machine(const std::string& id, double lookup_time) {
