@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "calibrate/caches.hpp"
 #include "core/params.hpp"
 #include "counters/factory.hpp"
 
@@ -45,30 +47,6 @@ const std::vector<CacheGeometry>& presets() {
   return p;
 }
 
-std::string read_sysfs(const fs::path& p) {
-  std::ifstream in(p);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-int64_t parse_size(const std::string& text, bool& ok) {
-  ok = false;
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i > 15) return 0;
-  int64_t v = std::stoll(text.substr(0, i));
-  std::string unit = text.substr(i);
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() == 3 && unit.substr(1) == "IB") unit = unit.substr(0, 1);
-  if (unit == "K") v <<= 10;
-  else if (unit == "M") v <<= 20;
-  else if (unit == "G") v <<= 30;
-  else if (!unit.empty()) return 0;
-  ok = true;
-  return v;
-}
-
 // valgrind's own fix for caches whose set count is not a power of two: keep size and line size,
 // make the set count the largest power of two that still divides the line count.
 CacheLevel with_pow2_sets(CacheLevel l) {
@@ -91,27 +69,12 @@ std::vector<std::string> cache_geometry_presets() {
 
 CacheGeometry native_cache_geometry() {
   CacheGeometry g{"native", "this machine's caches (sysfs)", {32768, 8, 64}, {32768, 8, 64}, {8 << 20, 16, 64}};
-  int best_level = 0;
-  const fs::path dir = "/sys/devices/system/cpu/cpu0/cache";
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().rfind("index", 0) != 0) continue;
-    bool ok_size = false;
-    CacheLevel l;
-    l.size_bytes = parse_size(read_sysfs(entry.path() / "size"), ok_size);
-    l.assoc = std::atoi(read_sysfs(entry.path() / "ways_of_associativity").c_str());
-    l.line_bytes = std::atoi(read_sysfs(entry.path() / "coherency_line_size").c_str());
-    const int level = std::atoi(read_sysfs(entry.path() / "level").c_str());
-    const std::string type = read_sysfs(entry.path() / "type");
-    if (!ok_size || l.assoc <= 0 || l.line_bytes <= 0) continue;
-    l = with_pow2_sets(l);
-    if (level == 1 && type == "Data") g.d1 = l;
-    if (level == 1 && type == "Instruction") g.i1 = l;
-    if (level > 1 && type != "Instruction" && level > best_level) {
-      best_level = level;
-      g.ll = l;
-    }
-  }
+  const auto caches = read_cpu_caches();
+  auto level = [](const CacheInfo& c) { return with_pow2_sets({c.size_bytes, c.assoc, c.line_bytes}); };
+  for (const auto& c : caches)
+    if (c.level == 1 && c.type == "Instruction") g.i1 = level(c);
+  if (const CacheInfo* d1 = data_cache(caches, 1)) g.d1 = level(*d1);
+  if (const CacheInfo* ll = last_level_cache(caches); ll != nullptr && ll->level > 1) g.ll = level(*ll);
   return g;
 }
 
@@ -143,11 +106,9 @@ CacheLevel parse_cache_level(const std::string& key, const std::string& text) {
   std::stringstream ss(text);
   for (std::string p; std::getline(ss, p, ',');) parts.push_back(p);
   if (parts.size() != 3) throw ConfigError(key, text, allowed);
-  bool ok = false;
   CacheLevel l;
-  l.size_bytes = parse_size(parts[0], ok);
   int64_t assoc = 0, line = 0;
-  if (!ok || !parse_int(parts[1], assoc) || !parse_int(parts[2], line) || assoc > 1 << 16 || line > 1 << 16)
+  if (!parse_byte_size(parts[0], l.size_bytes) || !parse_int(parts[1], assoc) || !parse_int(parts[2], line) || assoc > 1 << 16 || line > 1 << 16)
     throw ConfigError(key, text, allowed);
   l.assoc = static_cast<int>(assoc);
   l.line_bytes = static_cast<int>(line);
@@ -341,11 +302,20 @@ class CachesimBackend final : public CounterBackend {
   void configure(const std::vector<std::string>& events, int) override {
     static const std::vector<std::string> known{"Ir", "Dr", "Dw", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw",
                                                 "D1_refs", "D1_misses", "LL_refs", "LL_misses", "llc", "d1"};
-    for (const auto& e : events)
-      if (std::find(known.begin(), known.end(), e) == known.end())
-        throw ConfigError("events", e, fmt::format("a cachesim event: {}", fmt::join(known, ", ")));
-    events_ = events;
+    events_.clear();
+    unavailable_.clear();
+    for (const auto& e : events) {
+      if (e == "flops" || e == "mem")
+        unavailable_.emplace_back(e, "cachesim simulates caches only: no FLOPs, no memory-controller traffic");
+      else if (std::find(known.begin(), known.end(), e) == known.end())
+        throw ConfigError("events", e, fmt::format("a cachesim event: {}, flops, mem", fmt::join(known, ", ")));
+      else
+        events_.push_back(e);
+    }
+    filter_ = !events.empty();  // an empty list means every simulated event
   }
+
+  std::vector<std::pair<std::string, std::string>> unavailable() const override { return unavailable_; }
 
   // Nothing counts in-process: the point is re-run under valgrind by cachesim_measure().
   void start() override {}
@@ -370,7 +340,7 @@ class CachesimBackend final : public CounterBackend {
     command.push_back("--iterations");
     command.push_back(std::to_string(iterations));
     auto values = cachesim_measure(command, geometry_, iterations);
-    if (events_.empty()) return values;
+    if (!filter_) return values;
     std::vector<CounterValue> kept;  // the events asked for ("llc"/"d1" name groups)
     for (auto& v : values) {
       bool wanted = false;
@@ -383,7 +353,9 @@ class CachesimBackend final : public CounterBackend {
   }
 
  private:
-  std::vector<std::string> events_;
+  std::vector<std::string> events_;  // the events asked for that cachesim counts
+  bool filter_ = false;
+  std::vector<std::pair<std::string, std::string>> unavailable_;
   std::string preset_, d1_, ll_;
   CacheGeometry geometry_ = resolve_cache_geometry("", "", "");
 };

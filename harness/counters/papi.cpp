@@ -104,6 +104,18 @@ std::string unavailable_reason(const std::string& name, int code, int rc) {
                      rc == PAPI_ENOEVNT ? " (the PMU does not expose it)" : "");
 }
 
+// The backend-neutral aliases every backend takes: flops (FP32 FLOPs, vector widths weighted,
+// FMA = 2) and llc (last-level cache accesses and misses); mem is reported unavailable.
+std::vector<std::string> expand_aliases(const std::vector<std::string>& events) {
+  std::vector<std::string> out;
+  for (const auto& name : events) {
+    if (name == "flops") out.push_back("PAPI_SP_OPS");
+    else if (name == "llc") out.insert(out.end(), {"PAPI_L3_TCA", "PAPI_L3_TCM"});
+    else out.push_back(name);
+  }
+  return out;
+}
+
 // Our own error codes next to PAPI's (which are negative).
 constexpr int kPoolChanged = 1;   // a worker is not the thread that created its set
 constexpr int kPoolTooSmall = 2;  // the parallel region got fewer threads than asked for
@@ -151,7 +163,12 @@ class PapiBackend final : public CounterBackend {
     unavailable_.clear();
     threads_ = std::max(1, threads);
 
-    for (const auto& name : events) {
+    for (const auto& name : expand_aliases(events)) {
+      if (name == "mem") {
+        unavailable_.emplace_back(name, "PAPI has no portable memory-controller event: name this machine's "
+                                        "uncore CAS events (papi_native_avail | grep -i cas_count)");
+        continue;
+      }
       Event e;
       e.name = name;
       if (PAPI_event_name_to_code(name.c_str(), &e.code) != PAPI_OK)
