@@ -129,76 +129,26 @@ def thread_class(df):
                     else ("1 thread" if r["threads"] == 1 else None), axis=1)
 
 
-# ---- ceilings.json (from `ffnbench calibrate`) ----
-
-def _numbers(record, prefix=""):
-    """Flattens a record into {'a.b': number}."""
-    out = {}
-    for key, value in record.items():
-        name = f"{prefix}{key}".lower()
-        if isinstance(value, dict):
-            out.update(_numbers(value, name + "."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
-
-
-def _records(node, threads=None):
-    """(threads, record) pairs anywhere in a ceilings document: dicts with a 'threads' number, and
-    dicts keyed by thread counts ({'1': {...}, '56': {...}})."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _records(item, threads)
-    elif isinstance(node, dict):
-        if isinstance(node.get("threads"), (int, float)) and not isinstance(node.get("threads"), bool):
-            yield int(node["threads"]), node
-        for key, value in node.items():
-            if isinstance(value, (dict, list)):
-                yield from _records(value, int(key) if str(key).isdigit() else threads)
-        if threads is not None and not isinstance(node.get("threads"), (int, float)):
-            yield threads, node
-
-
-def _gflops(name, value):
-    if "tflop" in name:
-        return value * 1e3
-    if "gflop" in name:
-        return value
-    return value / 1e9 if value > 1e6 else value
-
-
-def _gbs(name, value):
-    if "gb" in name or "gib" in name:
-        return value
-    return value / 1e9 if value > 1e6 else value
-
+# ---- ceilings.json (`ffnbench calibrate`, schema ffnbench.ceilings/1: see harness/calibrate/calibrate.hpp) ----
 
 def ceilings_at(document, threads):
-    """{'peak_gflops', 'dram_gbs', 'l1_gbs', 'l2_gbs', 'l3_gbs'} (None where not measured) at this
-    thread count, or the nearest smaller count measured; None without any record. The largest
-    value wins where several kernels measured one ceiling (FMA per ISA; load vs triad)."""
-    best = {}
-    for t, record in _records(document):
-        values = {"peak_gflops": None, "dram_gbs": None, "l1_gbs": None, "l2_gbs": None, "l3_gbs": None}
-        for name, v in _numbers(record).items():
-            if name == "threads" or v <= 0:
-                continue
-            if "flop" in name:
-                key, v = "peak_gflops", _gflops(name, v)
-            elif any(w in name for w in ("bw", "bandwidth", "gbs", "gb_s", "bytes_per_s")):
-                level = next((lv for lv in ("l1", "l2", "l3") if lv in name), None)
-                key = f"{level}_gbs" if level else ("dram_gbs" if any(w in name for w in ("dram", "mem")) else None)
-                v = _gbs(name, v)
-            else:
-                key = None
-            if key and (values[key] is None or v > values[key]):
-                values[key] = v
-        if any(v is not None for v in values.values()):
-            merged = best.setdefault(t, values)
-            for k, v in values.items():
-                if v is not None and (merged[k] is None or v > merged[k]):
-                    merged[k] = v
-    if not best:
+    """{'threads', 'peak_gflops', 'dram_gbs', 'l1_gbs', 'l2_gbs', 'l3_gbs'} at this thread count or,
+    when it was not calibrated, the nearest smaller count measured (the nearest larger if none);
+    None where a value was not measured, and None for a document without any ceiling. The widest
+    ISA's peak; per level the faster of the load and triad kernels."""
+    peaks = [e for e in document.get("peak_flops", []) if e.get("gflops")]
+    bandwidth = [e for e in document.get("bandwidth", []) if e.get("gbs")]
+    measured = sorted({int(e["threads"]) for e in peaks + bandwidth})
+    if not measured:
         return None
-    usable = [t for t in best if t <= threads]
-    return best[max(usable) if usable else min(best)]
+    below = [t for t in measured if t <= threads]
+    at = max(below) if below else min(measured)
+
+    def best(entries, **match):
+        values = [e["gflops" if "gflops" in e else "gbs"] for e in entries
+                  if int(e["threads"]) == at and all(e.get(k) == v for k, v in match.items())]
+        return max(values) if values else None
+
+    return {"threads": at, "peak_gflops": best(peaks), "dram_gbs": best(bandwidth, level="DRAM"),
+            "l1_gbs": best(bandwidth, level="L1"), "l2_gbs": best(bandwidth, level="L2"),
+            "l3_gbs": best(bandwidth, level="L3")}

@@ -37,7 +37,13 @@ fs::path write_run(const fs::path& root, const SyntheticRun& run) {
                     {{"level", 2}, {"type", "Unified"}, {"size_bytes", 2097152}}}}}}};
   std::ofstream(dir / "machine.json") << machine.dump(2);
   if (run.ceilings)
-    std::ofstream(dir / "ceilings.json") << R"({"threads": [{"threads": 1, "peak_gflops": 100.0, "dram_gbs": 10.0}]})";
+    std::ofstream(dir / "ceilings.json")
+        << nlohmann::json{{"schema", "ffnbench.ceilings/1"}, {"cpu", run.model_name},
+                          {"peak_flops", {{{"isa", "avx512"}, {"threads", 1}, {"gflops", 100.0}},
+                                          {{"isa", "avx512"}, {"threads", 2}, {"gflops", 200.0}}}},
+                          {"bandwidth", {{{"level", "DRAM"}, {"kernel", "load"}, {"threads", 1}, {"gbs", 10.0}},
+                                         {{"level", "DRAM"}, {"kernel", "load"}, {"threads", 2}, {"gbs", 16.0}}}}}
+               .dump(2);
 
   const auto header = points_header(run.param_names);
   std::string points = csv_line(header), stages = csv_line(stages_header()), reps = csv_line(reps_header()),

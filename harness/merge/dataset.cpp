@@ -47,6 +47,17 @@ std::string machine_id_of(const nlohmann::json& machine, const fs::path& path) {
   return machine["machine_id"].get<std::string>();
 }
 
+// Ceilings measured on another CPU would normalize this machine's points by the wrong limits.
+void check_ceilings_cpu(const nlohmann::json& ceilings, const nlohmann::json& machine, const fs::path& path) {
+  if (!ceilings.is_object() || !ceilings.contains("cpu") || !ceilings["cpu"].is_string()) return;
+  const std::string measured = ceilings["cpu"].get<std::string>();
+  const std::string ran = machine.value("cpu", nlohmann::json::object()).value("model_name", "");
+  if (!ran.empty() && measured != ran)
+    throw ConfigError("ceilings.json", path.string(),
+                      fmt::format("was calibrated on '{}' but the run is of '{}': calibrate on the machine "
+                                  "that ran (ffnbench calibrate --out <run folder>)", measured, ran));
+}
+
 CsvTable load_or_empty(const fs::path& path, const std::vector<std::string>& header) {
   if (fs::exists(path)) return load_csv_table(path.string());
   CsvTable empty;
@@ -95,8 +106,11 @@ Dataset load_dataset(const std::string& folder) {
                              "every run folder needs the machine.json its sweep wrote (copy it along with the CSVs)");
     const std::string id = machine_id_of(machine, dir / "machine.json");
     d.machines[id] = machine;
-    if (fs::exists(dir / "ceilings.json"))
-      d.ceilings[id] = read_json(dir / "ceilings.json", "ceilings.json", "");
+    if (fs::exists(dir / "ceilings.json")) {
+      auto ceilings = read_json(dir / "ceilings.json", "ceilings.json", "");
+      check_ceilings_cpu(ceilings, machine, dir / "ceilings.json");
+      d.ceilings[id] = ceilings;
+    }
   }
 
   d.points = load_csv_table((dir / "points.csv").string());
