@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/params.hpp"
@@ -405,4 +406,51 @@ TEST_F(Merge, BadShardSpecsOnTheCommandLineExitTwoAndWriteNothing) {
         << r.output;
     EXPECT_FALSE(fs::exists(root / "results")) << bad;
   }
+}
+
+TEST_F(Merge, ShardsOfTheCommandLineSweepUniteIntoItsGrid) {
+  const fs::path ini = root / "tiny.ini";
+  std::ofstream(ini) << "name = tiny\ntokens = 3,17\nthreads = 1,all\nrepetitions = 1\nwarmup_s = 0\n"
+                        "min_time_s = 0\ncounters = none\noutput = " << (root / "results").string()
+                     << "\n\n[gemm_ffn]\nimpl = openblas,naive\nd = 8,16\nd_ff = 24\n";
+  CliResult grid = run_cli("sweep " + ini.string() + " --dry-run");
+  ASSERT_EQ(grid.status, 0) << grid.output;
+  std::multiset<std::string> whole;
+  std::istringstream lines(grid.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("gemm_ffn|", 0) == 0) whole.insert(line);
+  ASSERT_GE(whole.size(), 2u * 2u * 2u);
+
+  std::vector<std::string> folders;
+  for (int i = 1; i <= 3; ++i) {
+    const fs::path where = root / ("shard" + std::to_string(i) + ".path");
+    CliResult r = run_cli("sweep " + ini.string() + " --shard " + std::to_string(i) + "/3 --run-folder-file " +
+                          where.string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::string folder = slurp(where);
+    folders.push_back(folder.substr(0, folder.find('\n')));
+  }
+  std::multiset<std::string> united;
+  for (const auto& f : folders) {
+    auto ids = point_ids(fs::path(f) / "points.csv");
+    united.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(united, whole) << "disjoint and complete";
+
+  CliResult merged = run_cli("merge " + folders[0] + " " + folders[1] + " " + folders[2] + " --out " + out().string());
+  ASSERT_EQ(merged.status, 0) << merged.output;
+  EXPECT_EQ(point_ids(out() / "points.csv"), whole);
+}
+
+TEST_F(Merge, CeilingsOfAnotherCpuAreRefused) {
+  auto a = machine("m1", "r1", {64});
+  a.ceilings = true;
+  fs::path ra = write_run(root / "in", a);
+  auto ceilings = nlohmann::json::parse(slurp(ra / "ceilings.json"));
+  ceilings["cpu"] = "Some Other CPU";
+  std::ofstream(ra / "ceilings.json", std::ios::trunc) << ceilings.dump();
+  EXPECT_EQ(error_of([&] { merge({ra}); }),
+            "invalid value '" + (ra / "ceilings.json").string() + "' for 'ceilings.json': was calibrated on 'Some "
+            "Other CPU' but the run is of 'CPU of m1': calibrate on the machine that ran (ffnbench calibrate --out "
+            "<run folder>)");
 }
