@@ -88,8 +88,12 @@ def speedup_by_machine(points, machines, folder):
 
 
 def ceiling_fractions(points, machines, ceilings, folder):
-    """Three panels at all cores: % of peak GFLOP/s, % of DRAM bandwidth, latency / roofline bound."""
-    head = headline_points(points, "time_median_s")
+    """Three panels at all cores: % of peak GFLOP/s, % of DRAM bandwidth, latency / roofline bound.
+    fp32 points only: calibrate measures FP32 peaks, and a bf16 point over an FP32 peak means nothing."""
+    head = headline_points(points[points["precision"] == "fp32"], "time_median_s")
+    if head.empty:
+        print(f"{folder}: no fp32 point: no ceiling figure (the ceilings are FP32)")
+        return None
     head = head[head["thread_class"] == "all cores"] if "all cores" in set(head["thread_class"]) else head
     machine_ids = sorted(points["machine_id"].unique())
     missing = [m for m in machine_ids if m not in ceilings]
@@ -121,7 +125,7 @@ def ceiling_fractions(points, machines, ceilings, folder):
             ax.legend(fontsize=7)
         ax.set_ylabel(label, fontsize=8)
     threads = ", ".join(f"{int(t)}" for t in sorted(head["threads"].unique()))
-    axes[0].set_title("Normalized to each machine's measured ceilings (ceilings.json), all cores "
+    axes[0].set_title("Normalized to each machine's measured ceilings (ceilings.json), fp32, all cores "
                       f"(threads {threads}), largest N\nMachines: {machines_title(machines, machine_ids)}", fontsize=8)
     if missing:
         note = "no ceilings.json for " + ", ".join(ds.short_name(machines[m]) for m in missing) + \

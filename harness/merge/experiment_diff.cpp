@@ -33,6 +33,7 @@ std::string normalize_value(const std::string& value) {
 
 std::map<std::string, std::string> experiment_settings(const std::string& ini_text) {
   static const std::set<std::string> where_not_what = {"output"};
+  static const std::set<std::string> free_text = {"name", "description"};
   std::map<std::string, std::string> settings;
   std::string section;
   std::stringstream in(ini_text);
@@ -47,7 +48,10 @@ std::map<std::string, std::string> experiment_settings(const std::string& ini_te
     if (eq == std::string::npos) continue;
     std::string key = trim(line.substr(0, eq));
     if (section.empty() && where_not_what.count(key)) continue;
-    settings[section.empty() ? key : section + "." + key] = normalize_value(line.substr(eq + 1));
+    std::string value = line.substr(eq + 1);
+    // Lists compare item by item; free text (a description) as written.
+    value = section.empty() && free_text.count(key) ? trim(value) : normalize_value(value);
+    settings[section.empty() ? key : section + "." + key] = value;
   }
   return settings;
 }

@@ -108,7 +108,8 @@ ReportResult write_report(const ReportOptions& given) {
     }
   } else {
     runs = draw_figures(d.path, scripts, o.plots_dir, o.python, o.refresh);
-    sections.push_back({"Figures", images_in(fs::path(d.path) / "figures")});
+    const auto& [id, machine] = *d.machines.begin();
+    sections.push_back({fmt::format("{} (`{}`)", machine_title(machine, id), id), images_in(fs::path(d.path) / "figures")});
   }
   for (const auto& r : runs) {
     if (r.status > 0) result.failed_scripts.push_back(fmt::format("{} on {}", r.script, r.folder));
