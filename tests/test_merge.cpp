@@ -123,6 +123,23 @@ TEST_F(Merge, AMergedFolderMergesAgainWithAnotherMachine) {
   EXPECT_TRUE(fs::exists(root / "again" / "machines" / "m1.json"));
 }
 
+TEST_F(Merge, AFolderStandsForTheRunFoldersBelowIt) {
+  // results/<experiment>/<machine>/<run>/ from two machines, copied under one folder each, with an
+  // earlier merged dataset (and its by_machine views) lying next to them: that one is not read.
+  write_run(root / "intel" / "results", machine("m1", "r1", {64}));
+  write_run(root / "intel" / "results", machine("m1", "r2", {128}));
+  write_run(root / "amd" / "results", machine("m2", "r3", {64}));
+  MergeOptions first{{(root / "intel").string()}, (root / "intel" / "results" / "merged").string(), "", {}};
+  EXPECT_EQ(merge_runs(first).points, 2u);
+  fs::create_directories(root / "intel" / "results" / "merged" / "by_machine" / "m1");
+  fs::copy(root / "intel" / "results" / "m1" / "r1", root / "intel" / "results" / "merged" / "by_machine" / "m1",
+           fs::copy_options::recursive);
+  MergeSummary s = merge({root / "intel", root / "amd"});
+  EXPECT_EQ(s.inputs, 3u);
+  EXPECT_EQ(s.points, 3u);
+  EXPECT_EQ(s.duplicates_dropped, 0u);
+}
+
 TEST_F(Merge, ShardsOfOneMachineShareItsMachineFile) {
   // Two array tasks on one node (or nodes pooled with FFNBENCH_MACHINE_ID): one machine, two runs.
   fs::path r1 = write_run(root / "in", machine("pool", "20240101-120000", {64}));
@@ -278,9 +295,11 @@ TEST_F(Merge, MissingMachineFileOrExperimentIsRefused) {
   EXPECT_EQ(error_of([&] { merge({ra, rb}); }),
             "invalid value '" + (rb / "experiment.ini").string() + "' for 'experiment.ini': is missing: every "
             "run folder holds the experiment as it ran (copy it along with the CSVs)");
-  EXPECT_EQ(error_of([&] { merge({ra, root}); }),
-            "invalid value '" + root.string() + "' for 'run folder': must be a run folder written by `ffnbench "
-            "sweep` or a folder written by `ffnbench merge` (there is no points.csv in it)");
+  fs::create_directories(root / "empty" / "figures");
+  EXPECT_EQ(error_of([&] { merge({ra, root / "empty"}); }),
+            "invalid value '" + (root / "empty").string() + "' for 'run folder': must be a run folder written by `ffnbench "
+            "sweep` or a folder written by `ffnbench merge` (there is no points.csv in it, nor a run folder below "
+            "it)");
   expect_nothing_written(root, out());
 }
 

@@ -21,7 +21,8 @@ int merge_main(int argc, char** argv) {
       "machines/<machine_id>.json, ceilings/<machine_id>.json where calibrated, merge.json.\n"
       "Refuses runs whose CSV columns or experiment differ (naming what differs) and points\n"
       "measured twice on one machine unless --keep says which to keep. A merged folder can be\n"
-      "merged again with more runs.\n\nOptions");
+      "merged again with more runs. A folder that is neither (e.g. results/<experiment>) stands for\n"
+      "every run folder below it.\n\nOptions");
   opts.add_options()
       ("help,h", "show this help")
       ("out,o", po::value<std::string>(), "the dataset folder to create (must not exist)")
@@ -30,7 +31,7 @@ int merge_main(int argc, char** argv) {
        "input given, or from the run with this run_id")
       ("ignore", po::value<std::vector<std::string>>(),
        "an experiment key allowed to differ between the runs (repeatable), e.g. description")
-      ("inputs", po::value<std::vector<std::string>>(), "run folders");
+      ("inputs", po::value<std::vector<std::string>>(), "run folders, merged folders, or folders holding run folders");
   po::positional_options_description positional;
   positional.add("inputs", -1);
   po::variables_map vm;

@@ -23,6 +23,27 @@ std::vector<std::pair<std::string, const CsvTable*>> Dataset::tables() const {
 
 bool is_merged_dataset(const std::string& folder) { return fs::is_directory(fs::path(folder) / "machines"); }
 
+std::vector<std::string> find_datasets(const std::string& folder) {
+  if (fs::is_regular_file(fs::path(folder) / "points.csv")) return {folder};
+  std::vector<std::string> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(folder, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory()) continue;
+    const fs::path dir = it->path();
+    if (dir.filename().string().starts_with(".") || is_merged_dataset(dir.string())) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (fs::is_regular_file(dir / "points.csv") && fs::is_regular_file(dir / "machine.json")) {
+      found.push_back(dir.string());
+      it.disable_recursion_pending();
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 namespace {
 
 std::string slurp(const fs::path& path) {
@@ -82,7 +103,7 @@ Dataset load_dataset(const std::string& folder) {
   if (!fs::is_regular_file(dir / "points.csv"))
     throw ConfigError("run folder", folder,
                       "must be a run folder written by `ffnbench sweep` or a folder written by `ffnbench merge` "
-                      "(there is no points.csv in it)");
+                      "(there is no points.csv in it, nor a run folder below it)");
   Dataset d;
   d.path = folder;
   d.merged = is_merged_dataset(folder);

@@ -34,4 +34,9 @@ Dataset load_dataset(const std::string& folder);
 // Whether `folder` looks like a merged dataset (has machines/).
 bool is_merged_dataset(const std::string& folder);
 
+// `folder` itself if it holds points.csv; else every run folder below it (points.csv and
+// machine.json), sorted, without descending into merged datasets (their by_machine/ views are
+// copies) or hidden folders. Empty if there is none.
+std::vector<std::string> find_datasets(const std::string& folder);
+
 }  // namespace ffnbench

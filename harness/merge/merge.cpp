@@ -24,18 +24,25 @@ namespace {
 
 using RunPoint = std::pair<std::string, std::string>;  // (run_id, point_id)
 
-void check_options(const MergeOptions& o) {
+// The datasets to merge: each input as given, or the run folders below it.
+std::vector<std::string> expand_inputs(const MergeOptions& o) {
   if (o.inputs.empty()) throw ConfigError("run folder", "", "give one or more run folders to merge");
   if (o.out.empty()) throw ConfigError("out", "", "give the folder to write with --out <folder>");
   if (fs::exists(o.out))
     throw ConfigError("out", o.out, "must not exist yet: merge writes a new folder (remove it or choose another name)");
-  std::map<std::string, std::string> seen;
+  std::vector<std::string> folders;
+  std::set<std::string> seen;
   for (const auto& in : o.inputs) {
-    std::error_code ec;
-    std::string canonical = fs::weakly_canonical(in, ec).string();
-    if (seen.count(canonical)) throw ConfigError("run folder", in, "is given twice");
-    seen[canonical] = in;
+    std::vector<std::string> found = find_datasets(in);
+    if (found.empty()) load_dataset(in);  // throws, saying what the folder lacks
+    for (const auto& f : found) {
+      std::error_code ec;
+      if (!seen.insert(fs::weakly_canonical(f, ec).string()).second)
+        throw ConfigError("run folder", f, "is given twice");
+      folders.push_back(f);
+    }
   }
+  return folders;
 }
 
 void check_same_columns(const std::vector<Dataset>& inputs) {
@@ -207,9 +214,8 @@ void write_json(const fs::path& path, const nlohmann::json& j) {
 }  // namespace
 
 MergeSummary merge_runs(const MergeOptions& o) {
-  check_options(o);
   std::vector<Dataset> inputs;
-  for (const auto& path : o.inputs) inputs.push_back(load_dataset(path));
+  for (const auto& path : expand_inputs(o)) inputs.push_back(load_dataset(path));
   check_same_columns(inputs);
   check_same_experiment(inputs, o.ignored_keys);
 

@@ -8,7 +8,8 @@
 namespace ffnbench {
 
 struct MergeOptions {
-  std::vector<std::string> inputs;  // run folders or merged folders, in command-line order
+  std::vector<std::string> inputs;  // run folders, merged folders, or folders with run folders below
+                                    // them (results/<experiment>), in command-line order
   std::string out;                  // the folder to create; must not exist
   std::string keep;                 // duplicated points: "" (refuse), first, last or a run_id
   std::set<std::string> ignored_keys;  // experiment keys allowed to differ between inputs
