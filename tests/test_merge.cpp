@@ -425,6 +425,13 @@ TEST_F(Merge, BadShardSpecsOnTheCommandLineExitTwoAndWriteNothing) {
         << r.output;
     EXPECT_FALSE(fs::exists(root / "results")) << bad;
   }
+  // More shards than points would leave shards with nothing to run: refused before anything runs.
+  CliResult r = run_cli("sweep " + ini.string() + " --shard 1/2");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("invalid value '1/2' for 'shard': the grid of tiny has 1 point(s): use at most that many shards"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(root / "results"));
 }
 
 TEST_F(Merge, ShardsOfTheCommandLineSweepUniteIntoItsGrid) {

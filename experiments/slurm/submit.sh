@@ -22,7 +22,7 @@ case $n in '' | *[!0-9]* | 0) echo "submit: the number of shards must be a posit
 export FFNBENCH=${FFNBENCH:-$repo/build/release/ffnbench}
 export FFNBENCH_RESULTS=${FFNBENCH_RESULTS:-$PWD/results}
 [ -x "$FFNBENCH" ] || { echo "submit: $FFNBENCH is not built (scripts/build.sh)" >&2; exit 2; }
-"$FFNBENCH" sweep "$ini" "$@" --shard "1/$n" --dry-run > /dev/null
+"$FFNBENCH" sweep "$ini" "$@" --shard "1/$n" --dry-run > /dev/null  # also: n <= points
 
 array=$(sbatch --parsable --array=0-$((n - 1)) "$slurm_dir/sweep_array.sbatch" "$ini" "$@")
 array=${array%%;*}
