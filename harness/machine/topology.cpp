@@ -134,13 +134,7 @@ const CpuInfo& cpu_info() {
 
 int physical_cores() { return std::max(static_cast<int>(one_cpu_per_core().size()), 1); }
 
-namespace {
-
-// The CPUs this process may use (a SLURM allocation, a cpuset). When OMP_PROC_BIND is set at
-// start-up, libgomp binds the initial thread to its first place before main(), so that thread's
-// own mask shows one place; the OpenMP places, built from the mask the process started with,
-// then tell the whole set.
-std::set<int> allowed_cpus() {
+std::set<int> usable_cpus() {
   std::set<int> cpus;
   for (int place = 0; place < omp_get_num_places(); ++place) {
     std::vector<int> ids(static_cast<size_t>(omp_get_place_num_procs(place)));
@@ -156,10 +150,8 @@ std::set<int> allowed_cpus() {
   return cpus;
 }
 
-}  // namespace
-
 std::vector<int> one_cpu_per_core() {
-  const std::set<int> allowed = allowed_cpus();
+  const std::set<int> allowed = usable_cpus();
   std::vector<int> cpus;
   std::set<std::string> seen;
   for (int cpu = 0; cpu < cpu_info().logical_cpus; ++cpu) {
