@@ -95,9 +95,10 @@ std::string slurp(const fs::path& path) {
   return ss.str();
 }
 
-CliResult run_cli(const std::string& args) {
+CliResult run_cli(const std::string& args, const std::string& launcher) {
   CliResult r;
-  FILE* p = popen((std::string(FFNBENCH_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  const std::string command = (launcher.empty() ? "" : launcher + " ") + FFNBENCH_BINARY + " " + args + " 2>&1";
+  FILE* p = popen(command.c_str(), "r");
   char buf[4096];
   for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
   int st = pclose(p);

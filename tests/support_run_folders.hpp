@@ -42,7 +42,8 @@ struct CliResult {
   int status = -1;
   std::string output;
 };
-CliResult run_cli(const std::string& args);
+// `launcher` runs in front of the binary, e.g. "taskset -c 0" or "env OMP_PROC_BIND=close".
+CliResult run_cli(const std::string& args, const std::string& launcher = "");
 std::string column(const std::vector<std::vector<std::string>>& rows, size_t row, const std::string& name);
 
 }  // namespace ffnbench::testing
