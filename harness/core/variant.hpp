@@ -87,6 +87,12 @@ class Kernel {
   // Largest allowed |opt - ref| / (|ref| + atol_scale) elementwise for the correctness gate.
   virtual double tolerance() const { return 1e-4; }
 
+  // Variants that route tokens by a sign or a top-k (lookup codes, tree branches, experts) can
+  // take another branch than the reference when a decision value lies within float rounding of
+  // its threshold; such a row then differs wholesale. The gate lets this fraction of the checked
+  // rows (rounded down) exceed the tolerance, and reports how many did.
+  virtual double max_mismatched_row_fraction() const { return 0.0; }
+
   // Names of the stages forward() reports into (empty: a single stage).
   virtual std::vector<std::string> stage_names() const { return {}; }
 

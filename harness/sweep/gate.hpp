@@ -11,6 +11,7 @@ namespace ffnbench {
 struct GateResult {
   bool passed = false;
   double max_error = 0;  // max over checked elements of |y - ref| / (|ref| + rms(ref))
+  int64_t mismatched_rows = 0;  // rows beyond the tolerance (allowed: see Kernel)
   int64_t rows_checked = 0;
   std::string detail;    // on failure: where and by how much
 };

@@ -1,0 +1,140 @@
+// bh4: LookupFFN's structured projection as a variant of its own, next to the dense GEMM it
+// replaces (impl=dense), so the two can be compared at the same d → outputs.
+// Cost per token: copies·(4·d'·b multiply-adds + 4·d'·log2 d' add/subtracts); dense: d·outputs MACs.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <memory>
+
+#include "bh4/bh4_transform.hpp"
+#include "common/blas.hpp"
+#include "common/random.hpp"
+#include "core/registry.hpp"
+
+namespace ffnbench {
+namespace {
+
+class Bh4Kernel final : public Kernel {
+ public:
+  Bh4Kernel(const Config& c, uint64_t seed)
+      : d_(c.integer("d")),
+        outputs_(c.integer("outputs") > 0 ? c.integer("outputs") : next_power_of_two(d_)),
+        tile_(c.integer("tile")),
+        impl_(c.str("impl")),
+        bh4_(d_, c.integer("b"), (outputs_ + next_power_of_two(d_) - 1) / next_power_of_two(d_), seed, 21) {
+    if (impl_ == "dense") {
+      dense_.resize(d_ * outputs_);
+      const float a = 1.0f / std::sqrt(static_cast<float>(d_));
+      fill_uniform(dense_.data(), dense_.size(), seed, 22, -a, a);
+    }
+  }
+
+  int64_t d_in() const override { return d_; }
+  int64_t d_out() const override { return outputs_; }
+
+  void forward(const float* X, float* Y, int64_t tokens, StageTimer*) override {
+    if (impl_ == "reference") return reference(X, Y, tokens);
+    if (impl_ == "dense")
+      return sgemm_rowmajor(tokens, outputs_, d_, 1.0f, X, d_, dense_.data(), outputs_, false, 0.0f, Y, outputs_);
+    const int64_t dp = bh4_.padded(), width = bh4_.outputs();
+    const int64_t tiles = (tokens + tile_ - 1) / tile_;
+    grow_scratch(omp_get_max_threads());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      float* scratch = scratch_.data() + omp_get_thread_num() * scratch_per_thread();
+      float* in = scratch;                 // [tile][d']
+      float* work = in + tile_ * dp;       // [tile][d']
+      float* out = work + tile_ * dp;      // [tile][copies·d']
+      const int64_t t0 = t * tile_, rows = std::min(tile_, tokens - t0);
+      for (int64_t r = 0; r < rows; ++r) {
+        std::copy(X + (t0 + r) * d_, X + (t0 + r + 1) * d_, in + r * dp);
+        std::fill(in + r * dp + d_, in + (r + 1) * dp, 0.0f);
+      }
+      bh4_.apply_tile(in, out, rows, work);
+      for (int64_t r = 0; r < rows; ++r) std::copy(out + r * width, out + r * width + outputs_, Y + (t0 + r) * outputs_);
+    }
+  }
+
+  void reference(const float* X, float* Y, int64_t tokens) const override {
+    if (impl_ == "dense") {
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t o = 0; o < outputs_; ++o) {
+          double s = 0;
+          for (int64_t i = 0; i < d_; ++i) s += static_cast<double>(X[t * d_ + i]) * dense_[i * outputs_ + o];
+          Y[t * outputs_ + o] = static_cast<float>(s);
+        }
+      return;
+    }
+    std::vector<float> in(bh4_.padded(), 0.0f), out(bh4_.outputs());
+    for (int64_t t = 0; t < tokens; ++t) {
+      std::copy(X + t * d_, X + (t + 1) * d_, in.begin());
+      bh4_.reference(in.data(), out.data());
+      std::copy(out.begin(), out.begin() + outputs_, Y + t * outputs_);
+    }
+  }
+
+  Cost cost(int64_t tokens) const override {
+    Cost c;
+    const double n = static_cast<double>(tokens);
+    if (impl_ == "dense") {
+      c.flops = 2.0 * n * d_ * outputs_;
+      c.weight_bytes = 4.0 * d_ * outputs_;
+    } else {
+      c.flops = n * (bh4_.block_flops_per_token() + bh4_.hadamard_flops_per_token());
+      c.weight_bytes = bh4_.weight_bytes();
+    }
+    c.activation_bytes = 4.0 * n * (d_ + outputs_);
+    c.working_set_bytes = c.weight_bytes + 4.0 * 3 * tile_ * bh4_.outputs();
+    return c;
+  }
+
+  // Four rounds of float block products and Hadamard sums (|entries| up to √d' growth) vs a
+  // double-accumulated reference.
+  double tolerance() const override { return 1e-4; }
+
+  std::map<std::string, std::string> extras() const override {
+    return {{"fwht_path", to_string(bh4_.fwht_path())}, {"copies", std::to_string(bh4_.copies())},
+            {"d_padded", std::to_string(bh4_.padded())}};
+  }
+
+ private:
+  int64_t scratch_per_thread() const { return tile_ * (2 * bh4_.padded() + bh4_.outputs()); }
+  void grow_scratch(int threads) {
+    const size_t need = static_cast<size_t>(threads) * scratch_per_thread();
+    if (scratch_.size() < need) scratch_.resize(need);
+  }
+
+  int64_t d_, outputs_, tile_;
+  std::string impl_;
+  Bh4Transform bh4_;
+  AlignedVector<float> dense_, scratch_;
+};
+
+class Bh4Variant final : public Variant {
+ public:
+  std::string name() const override { return "bh4"; }
+  std::string doc() const override {
+    return "BH4 projection (4 rounds of b×b block-diagonal + Walsh-Hadamard, stacked copies) vs the dense GEMM it replaces";
+  }
+  std::vector<ParamSpec> params() const override {
+    return {ParamSpec::integer("d", 512, 1, 65536, "input width (zero-padded to d' = next power of two)"),
+            ParamSpec::integer("b", 64, 1, 65536, "block size of the block-diagonal rounds (power of two, divides d')").pow2(),
+            ParamSpec::integer("outputs", 0, 0, 1 << 22, "output width (0: d'); copies = ceil(outputs / d')"),
+            ParamSpec::integer("tile", 64, 1, 1 << 16, "tokens per tile (optimized impl)"),
+            ParamSpec::choice("impl", "optimized", {"optimized", "reference", "dense"},
+                              "optimized: tiled block GEMMs + vector FWHT; reference: scalar; dense: the GEMM d → outputs")};
+  }
+  void validate(const Config& c) const override {
+    const int64_t dp = next_power_of_two(c.integer("d"));
+    if (c.integer("b") > dp)
+      throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", dp, c.str("d")));
+  }
+  std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t) const override {
+    return std::make_unique<Bh4Kernel>(c, seed);
+  }
+};
+
+FFNBENCH_REGISTER_VARIANT(Bh4Variant);
+
+}  // namespace
+}  // namespace ffnbench

@@ -1,0 +1,77 @@
+#include "bh4/bh4_transform.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "bh4/block_kernel.hpp"
+#include "common/random.hpp"
+
+namespace ffnbench {
+
+int64_t next_power_of_two(int64_t v) {
+  int64_t p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
+Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream)
+    : d_(d), b_(b), copies_(copies), padded_(next_power_of_two(d)), path_(best_fwht_path()) {
+  weights_.resize(copies_ * kRounds * padded_ * b_);
+  const float a = std::sqrt(3.0f / static_cast<float>(b_ * padded_));
+  fill_uniform(weights_.data(), weights_.size(), seed, stream, -a, a);
+}
+
+const float* Bh4Transform::block_weights(int64_t copy, int round) const {
+  return weights_.data() + (copy * kRounds + round) * padded_ * b_;
+}
+
+double Bh4Transform::hadamard_flops_per_token() const {
+  return static_cast<double>(kRounds) * padded_ * std::log2(static_cast<double>(padded_)) * copies_;
+}
+
+void Bh4Transform::reference(const float* in, float* out) const {
+  std::vector<float> v(padded_), next(padded_);
+  for (int64_t c = 0; c < copies_; ++c) {
+    std::copy(in, in + padded_, v.begin());
+    for (int r = 0; r < kRounds; ++r) {
+      const float* w = block_weights(c, r);
+      for (int64_t blk = 0; blk < padded_ / b_; ++blk)
+        for (int64_t j = 0; j < b_; ++j) {
+          double s = 0;
+          for (int64_t k = 0; k < b_; ++k) s += static_cast<double>(v[blk * b_ + k]) * w[(blk * b_ + k) * b_ + j];
+          next[blk * b_ + j] = static_cast<float>(s);
+        }
+      fwht_scalar(next.data(), padded_);
+      v.swap(next);
+    }
+    std::copy(v.begin(), v.end(), out + c * padded_);
+  }
+}
+
+void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* work) const {
+  for (int64_t c = 0; c < copies_; ++c) {
+    // Rounds alternate work (stride d') -> output slot (stride copies·d') -> work -> output slot.
+    const float* src = in;
+    int64_t src_stride = padded_;
+    for (int r = 0; r < kRounds; ++r) {
+      const bool to_out = (r % 2) == 1;
+      float* target = to_out ? out + c * padded_ : work;
+      const int64_t target_stride = to_out ? outputs() : padded_;
+      block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, block_weights(c, r));
+      fwht_rows(target, rows, padded_, target_stride, path_);
+      src = target;
+      src_stride = target_stride;
+    }
+  }
+}
+
+std::vector<float> Bh4Transform::dense_block_factor(int64_t copy, int round) const {
+  std::vector<float> m(padded_ * padded_, 0.0f);
+  const float* w = block_weights(copy, round);
+  for (int64_t blk = 0; blk < padded_ / b_; ++blk)
+    for (int64_t k = 0; k < b_; ++k)
+      for (int64_t j = 0; j < b_; ++j) m[(blk * b_ + k) * padded_ + blk * b_ + j] = w[(blk * b_ + k) * b_ + j];
+  return m;
+}
+
+}  // namespace ffnbench

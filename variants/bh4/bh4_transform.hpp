@@ -1,0 +1,55 @@
+// BH4, LookupFFN's projection (DESIGN.md §4): the input zero-padded to d' (next power of two ≥ d);
+// one copy = 4 rounds of (block-diagonal matrix of b×b blocks, then the unnormalized
+// Walsh-Hadamard transform over d'); `copies` independent copies stacked for more outputs.
+// Row-vector convention: a round maps v to H(v·B), with (v·B)[i·b + j] = Σ_k v[i·b + k]·B_i[k][j].
+// Shared by the bh4 variant and lookup_ffn's projection.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "bh4/fwht.hpp"
+#include "common/aligned.hpp"
+
+namespace ffnbench {
+
+class Bh4Transform {
+ public:
+  static constexpr int kRounds = 4;
+
+  // Block weights uniform with variance 1/(b·d'), so each round (block product, then H's
+  // factor √d') keeps a vector's expected norm: outputs stay O(inputs) through 4 rounds.
+  Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream);
+
+  int64_t d() const { return d_; }
+  int64_t padded() const { return padded_; }  // d'
+  int64_t block() const { return b_; }
+  int64_t copies() const { return copies_; }
+  int64_t outputs() const { return copies_ * padded_; }
+  const float* block_weights(int64_t copy, int round) const;  // [d'/b][b][b]
+
+  // Scalar reference, one token: in[d'] (already padded) -> out[copies·d'].
+  void reference(const float* in, float* out) const;
+
+  // Optimized, a tile of `rows` tokens: in [rows][d'] -> out [rows][copies·d'] (row stride
+  // copies·d'). `work` holds rows·d' floats. Runs on the calling thread.
+  void apply_tile(const float* in, float* out, int64_t rows, float* work) const;
+
+  // The copy's dense d'×d' factors (tests: BH4 = B1·H·B2·H·B3·H·B4·H).
+  std::vector<float> dense_block_factor(int64_t copy, int round) const;
+
+  FwhtPath fwht_path() const { return path_; }
+  // Per token and copy: 4·d'·b multiply-adds and 4·d'·log2(d') add/subtracts (2 and 1 FLOPs).
+  double block_flops_per_token() const { return 2.0 * kRounds * padded_ * b_ * copies_; }
+  double hadamard_flops_per_token() const;
+  double weight_bytes() const { return 4.0 * weights_.size(); }
+
+ private:
+  int64_t d_, b_, copies_, padded_;
+  FwhtPath path_;
+  AlignedVector<float> weights_;  // [copies][rounds][d'/b][b][b]
+};
+
+int64_t next_power_of_two(int64_t v);
+
+}  // namespace ffnbench

@@ -1,0 +1,41 @@
+// LookupFFN's weighted gather-accumulate: y[t] = b + Σ_k score[t][k] · T_k[code[t][k]], tables
+// [h][2^τ][d_out] in fp32 or bf16 (bf16 widened by a 16-bit shift). Three orders:
+//   token_major  each token walks all tables; its output row is accumulated in registers/L1.
+//   table_major  the paper's order: each thread owns a token range and walks tables outermost,
+//                re-streaming its output rows once per table.
+//   tiled        outputs in 64-column blocks × tiles of `tile` tokens × groups of 16 tables, so
+//                the tile's output slice and the group's table slices stay in L2 (gather.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ffnbench {
+
+enum class GatherOrder { TokenMajor, TableMajor, Tiled };
+GatherOrder parse_gather_order(const std::string& name);
+
+// The tiled order reads tables in column blocks: [d_out/kGatherCols][h][rows][kGatherCols]
+// (d_out padded with zeros), so a block's slice of a table is contiguous. In the row layout the
+// slices sit 4·d_out bytes apart, a power-of-two stride that maps them onto a few cache sets.
+inline constexpr int64_t kGatherCols = 64;
+int64_t column_blocks(int64_t d_out);
+// Row layout [h][rows][d_out] -> column-blocked layout.
+template <class T>
+void to_column_blocks(const T* rows_layout, T* blocked, int64_t h, int64_t rows, int64_t d_out);
+
+struct GatherArgs {
+  const void* tables;     // float or uint16_t (bf16): [h][rows][d_out], column-blocked for tiled
+  bool bf16;
+  int64_t h, rows, d_out;
+  const uint32_t* codes;  // [tokens][h]
+  const float* scores;    // [tokens][h]
+  const float* bias;      // [d_out]
+  float* y;               // [tokens][d_out]
+  int64_t tokens;
+};
+
+// Parallel (OpenMP) over tokens in the given order.
+void gather_accumulate(const GatherArgs& a, GatherOrder order, int64_t tile);
+
+}  // namespace ffnbench

@@ -1,0 +1,314 @@
+// lookup_ffn: LookupFFN inference (DESIGN.md §4; the official code's math, BACKGROUND.md):
+//   u = LayerNorm(x) padded to d';  z = 0.7·[BH4_1(u)…BH4_R(u)] + 0.3·[u…u] (first h·τ) + bias
+//   (projection=dense: z = u·Wp + bp);  per table k: code_k, score_k (code_score.hpp);
+//   y = Σ_k score_k · T_k[code_k] + b.
+// Cost per token (a multiply-add = 2 FLOPs): projection = BH4 block products 2·R·4·d'·b +
+// Hadamard R·4·d'·log2 d' + LayerNorm 7·d + mix 3·h·τ (dense: 2·d·h·τ + h·τ); code_score
+// 5·h·τ (exp counted as one); gather 2·h·d_out. At d=512, h=128, τ=8, b=64 that is 704,000
+// FLOPs against the dense FFN's 4·512·2048 = 4,194,304: 5.96x fewer (the paper: ~6x).
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "bh4/bh4_transform.hpp"
+#include "common/blas.hpp"
+#include "common/memory.hpp"
+#include "common/random.hpp"
+#include "core/registry.hpp"
+#include "lookup_ffn/code_score.hpp"
+#include "lookup_ffn/gather.hpp"
+
+namespace ffnbench {
+namespace {
+
+constexpr float kBh4Share = 0.7f, kResidualShare = 0.3f, kLayerNormEps = 1e-5f;
+constexpr int64_t kProjectionTile = 64;  // tokens per projection tile: 3 × 64 × d' floats in L2
+
+uint16_t to_bf16(float f) {  // round to nearest even
+  uint32_t bits = std::bit_cast<uint32_t>(f);
+  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+struct Shape {
+  int64_t d, dp, d_out, h, tau, rows, ht;
+  static Shape of(const Config& c) {
+    Shape s;
+    s.d = c.integer("d");
+    s.dp = next_power_of_two(s.d);
+    s.d_out = c.integer("d_out") > 0 ? c.integer("d_out") : s.d;
+    s.h = c.integer("h");
+    s.tau = c.integer("tau");
+    s.rows = int64_t{1} << s.tau;
+    s.ht = s.h * s.tau;
+    return s;
+  }
+  double table_bytes(bool bf16) const { return static_cast<double>(h) * rows * d_out * (bf16 ? 2.0 : 4.0); }
+};
+
+class LookupFfnKernel final : public Kernel {
+ public:
+  LookupFfnKernel(const Config& c, uint64_t seed, int64_t max_tokens)
+      : s_(Shape::of(c)),
+        dense_projection_(c.str("projection") == "dense"),
+        order_(parse_gather_order(c.str("order"))),
+        tile_(c.integer("tile")),
+        bf16_(c.str("table_precision") == "bf16"),
+        reference_impl_(c.str("impl") == "reference") {
+    if (dense_projection_) {
+      wp_.resize(s_.d * s_.ht);
+      const float a = std::sqrt(3.0f / static_cast<float>(s_.d));  // z ~ unit variance
+      fill_uniform(wp_.data(), wp_.size(), seed, 31, -a, a);
+    } else {
+      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32);
+    }
+    z_bias_.resize(s_.ht);
+    fill_uniform(z_bias_.data(), z_bias_.size(), seed, 33, -0.1f, 0.1f);
+    tables_.resize(s_.h * s_.rows * s_.d_out);
+    const float a = 1.0f / std::sqrt(static_cast<float>(s_.h));
+    fill_uniform(tables_.data(), tables_.size(), seed, 34, -a, a);
+    // The gather's copy of the tables: bf16 and/or column-blocked for the tiled order; fp32
+    // row layout reads tables_ itself (also the reference's).
+    const bool blocked = order_ == GatherOrder::Tiled;
+    const size_t gather_size = blocked ? column_blocks(s_.d_out) * kGatherCols * s_.h * s_.rows : tables_.size();
+    if (bf16_) {
+      AlignedVector<uint16_t> rows(tables_.size());
+#pragma omp parallel for schedule(static)
+      for (size_t i = 0; i < tables_.size(); ++i) rows[i] = to_bf16(tables_[i]);
+      if (blocked) {
+        tables_bf16_.resize(gather_size);
+        to_column_blocks(rows.data(), tables_bf16_.data(), s_.h, s_.rows, s_.d_out);
+      } else {
+        tables_bf16_ = std::move(rows);
+      }
+    } else if (blocked) {
+      tables_blocked_.resize(gather_size);
+      to_column_blocks(tables_.data(), tables_blocked_.data(), s_.h, s_.rows, s_.d_out);
+    }
+    out_bias_.resize(s_.d_out);
+    fill_uniform(out_bias_.data(), out_bias_.size(), seed, 35, -a, a);
+    reserve(max_tokens);
+  }
+
+  int64_t d_in() const override { return s_.d; }
+  int64_t d_out() const override { return s_.d_out; }
+
+  void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) override {
+    if (reference_impl_) return reference(X, Y, tokens);
+    reserve(tokens);
+    {
+      StageTimer::Scope scope(stages, 0);
+      project(X, tokens);
+    }
+    {
+      StageTimer::Scope scope(stages, 1);
+#pragma omp parallel for schedule(static)
+      for (int64_t t = 0; t < tokens; ++t)
+        code_score_token(z_.data() + t * s_.ht, s_.h, s_.tau, codes_.data() + t * s_.h, scores_.data() + t * s_.h);
+    }
+    StageTimer::Scope scope(stages, 2);
+    const auto g0 = std::chrono::steady_clock::now();
+    GatherArgs args{gather_tables(),
+                    bf16_, s_.h, s_.rows, s_.d_out, codes_.data(), scores_.data(), out_bias_.data(), Y, tokens};
+    gather_accumulate(args, order_, tile_);
+    last_gather_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
+    last_tokens_ = tokens;
+  }
+
+  void reference(const float* X, float* Y, int64_t tokens) const override {
+    std::vector<float> u(s_.dp), proj(bh4_ ? bh4_->outputs() : 0), z(s_.ht), scores(s_.h);
+    std::vector<uint32_t> codes(s_.h);
+    for (int64_t t = 0; t < tokens; ++t) {
+      const float* x = X + t * s_.d;
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < s_.d; ++i) mean += x[i];
+      mean /= s_.d;
+      for (int64_t i = 0; i < s_.d; ++i) var += (x[i] - mean) * (x[i] - mean);
+      var /= s_.d;
+      std::fill(u.begin(), u.end(), 0.0f);
+      for (int64_t i = 0; i < s_.d; ++i) u[i] = static_cast<float>((x[i] - mean) / std::sqrt(var + kLayerNormEps));
+      if (bh4_) {
+        bh4_->reference(u.data(), proj.data());
+        for (int64_t i = 0; i < s_.ht; ++i)
+          z[i] = static_cast<float>(kBh4Share * double(proj[i]) + kResidualShare * double(u[i % s_.dp]) + z_bias_[i]);
+      } else {
+        for (int64_t j = 0; j < s_.ht; ++j) {
+          double acc = z_bias_[j];
+          for (int64_t i = 0; i < s_.d; ++i) acc += double(u[i]) * wp_[i * s_.ht + j];
+          z[j] = static_cast<float>(acc);
+        }
+      }
+      code_score_reference(z.data(), s_.h, s_.tau, codes.data(), scores.data());
+      for (int64_t o = 0; o < s_.d_out; ++o) {
+        double acc = out_bias_[o];
+        for (int64_t k = 0; k < s_.h; ++k) acc += double(scores[k]) * tables_[(k * s_.rows + codes[k]) * s_.d_out + o];
+        Y[t * s_.d_out + o] = static_cast<float>(acc);
+      }
+    }
+  }
+
+  Cost cost(int64_t tokens) const override {
+    const double n = static_cast<double>(tokens);
+    const double projection =
+        bh4_ ? bh4_->block_flops_per_token() + bh4_->hadamard_flops_per_token() + 7.0 * s_.d + 3.0 * s_.ht
+             : 2.0 * s_.d * s_.ht + s_.ht + 7.0 * s_.d;
+    const double code_score = 5.0 * s_.ht, gather = 2.0 * s_.h * s_.d_out;
+    Cost c;
+    c.stage_flops = {n * projection, n * code_score, n * gather};
+    c.flops = n * (projection + code_score + gather);
+    const double row_bytes = s_.d_out * (bf16_ ? 2.0 : 4.0);
+    // Distinct table rows touched: at most every row of every table, at most N per table.
+    c.weight_bytes = std::min<double>(n, s_.rows) * s_.h * row_bytes + (bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size());
+    c.activation_bytes = n * 4.0 * (s_.d + s_.d_out + 2.0 * s_.ht + 2.0 * s_.h);  // x, y; z and codes/scores written + read
+    c.working_set_bytes = s_.table_bytes(bf16_);
+    return c;
+  }
+
+  // fp32: float vs double accumulation over ≤ h terms. bf16: each table entry rounded to 8
+  // significant bits (relative 2^-9); over h terms of random sign the output error stays
+  // within ~1% of its rms.
+  double tolerance() const override { return bf16_ ? 2e-2 : 1e-4; }
+  // A z within float rounding of 0 flips one code bit (another table row): 1 row in 16.
+  double max_mismatched_row_fraction() const override { return 1.0 / 16.0; }
+
+  std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
+
+  std::vector<MemoryRegion> memory_regions() const override {
+    std::vector<MemoryRegion> r = {{tables_.data(), tables_.size() * 4}};
+    if (bf16_) r = {{tables_bf16_.data(), tables_bf16_.size() * 2}};
+    else if (!tables_blocked_.empty()) r = {{tables_blocked_.data(), tables_blocked_.size() * 4}};
+    if (!wp_.empty()) r.push_back({wp_.data(), wp_.size() * 4});
+    return r;
+  }
+
+  std::map<std::string, std::string> extras() const override {
+    const double gather_bytes = static_cast<double>(last_tokens_) * s_.h * s_.d_out * (bf16_ ? 2.0 : 4.0);
+    std::map<std::string, std::string> e = {
+        {"tables_bytes", fmt::format("{:.0f}", s_.table_bytes(bf16_))},
+        {"gather_bytes", fmt::format("{:.0f}", gather_bytes)},
+        {"gather_gbs", last_gather_s_ > 0 ? fmt::format("{:.2f}", gather_bytes / last_gather_s_ / 1e9) : ""}};
+    if (bh4_) e["fwht_path"] = to_string(bh4_->fwht_path());
+    return e;
+  }
+
+ private:
+  const void* gather_tables() const {
+    if (bf16_) return tables_bf16_.data();
+    return tables_blocked_.empty() ? tables_.data() : tables_blocked_.data();
+  }
+
+  void reserve(int64_t tokens) {  // grows once; forward() does not allocate when warm
+    if (static_cast<int64_t>(codes_.size()) >= tokens * s_.h) return;
+    z_.resize(tokens * s_.ht);
+    codes_.resize(tokens * s_.h);
+    scores_.resize(tokens * s_.h);
+    const int64_t width = bh4_ ? bh4_->outputs() : 0;
+    tile_scratch_.resize(static_cast<size_t>(omp_get_max_threads()) * kProjectionTile * (2 * s_.dp + width));
+  }
+
+  // LayerNorm rows of X into a zero-padded tile, then the projection and the mix into z.
+  void project(const float* X, int64_t tokens) {
+    const int64_t tiles = (tokens + kProjectionTile - 1) / kProjectionTile;
+    const int64_t width = bh4_ ? bh4_->outputs() : 0;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < tiles; ++i) {
+      float* u = tile_scratch_.data() + omp_get_thread_num() * kProjectionTile * (2 * s_.dp + width);
+      float* work = u + kProjectionTile * s_.dp;
+      float* out = work + kProjectionTile * s_.dp;
+      const int64_t t0 = i * kProjectionTile, rows = std::min(kProjectionTile, tokens - t0);
+      for (int64_t r = 0; r < rows; ++r) layer_norm_row(X + (t0 + r) * s_.d, u + r * s_.dp);
+      float* z = z_.data() + t0 * s_.ht;
+      if (bh4_) {
+        bh4_->apply_tile(u, out, rows, work);
+        for (int64_t r = 0; r < rows; ++r) mix_row(out + r * width, u + r * s_.dp, z + r * s_.ht);
+      } else {
+        sgemm_rowmajor(rows, s_.ht, s_.d, 1.0f, u, s_.dp, wp_.data(), s_.ht, false, 0.0f, z, s_.ht);
+        for (int64_t r = 0; r < rows; ++r) {
+          float* zr = z + r * s_.ht;
+#pragma omp simd
+          for (int64_t j = 0; j < s_.ht; ++j) zr[j] += z_bias_[j];
+        }
+      }
+    }
+  }
+
+  void layer_norm_row(const float* x, float* u) const {
+    float sum = 0.0f, sq = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < s_.d; ++i) sum += x[i];
+    const float mean = sum / static_cast<float>(s_.d);
+#pragma omp simd reduction(+ : sq)
+    for (int64_t i = 0; i < s_.d; ++i) sq += (x[i] - mean) * (x[i] - mean);
+    const float inv = 1.0f / std::sqrt(sq / static_cast<float>(s_.d) + kLayerNormEps);
+#pragma omp simd
+    for (int64_t i = 0; i < s_.d; ++i) u[i] = (x[i] - mean) * inv;
+    std::fill(u + s_.d, u + s_.dp, 0.0f);
+  }
+
+  // z = 0.7·bh4 + 0.3·[u u …] + bias over the first h·τ outputs.
+  void mix_row(const float* projected, const float* u, float* z) const {
+    for (int64_t c0 = 0; c0 < s_.ht; c0 += s_.dp) {
+      const int64_t n = std::min(s_.dp, s_.ht - c0);
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j)
+        z[c0 + j] = kBh4Share * projected[c0 + j] + kResidualShare * u[j] + z_bias_[c0 + j];
+    }
+  }
+
+  Shape s_;
+  bool dense_projection_;
+  GatherOrder order_;
+  int64_t tile_;
+  bool bf16_, reference_impl_;
+  std::optional<Bh4Transform> bh4_;
+  AlignedVector<float> wp_, z_bias_, tables_, tables_blocked_, out_bias_, z_, scores_, tile_scratch_;
+  AlignedVector<uint16_t> tables_bf16_;
+  AlignedVector<uint32_t> codes_;
+  double last_gather_s_ = 0;
+  int64_t last_tokens_ = 0;
+};
+
+class LookupFfnVariant final : public Variant {
+ public:
+  std::string name() const override { return "lookup_ffn"; }
+  std::string doc() const override {
+    return "LookupFFN: LayerNorm, BH4 (or dense) projection, sign codes and scores, weighted gather over h tables of 2^tau rows";
+  }
+  std::vector<ParamSpec> params() const override {
+    return {ParamSpec::integer("d", 512, 1, 65536, "input width"),
+            ParamSpec::integer("d_out", 0, 0, 65536, "output width (0: d)"),
+            ParamSpec::integer("h", 128, 1, 1 << 16, "number of tables"),
+            ParamSpec::integer("tau", 8, 1, 16, "bits per table: each table has 2^tau rows"),
+            ParamSpec::integer("b", 64, 1, 65536, "BH4 block size (power of two dividing d')").pow2(),
+            ParamSpec::choice("projection", "bh4", {"bh4", "dense"}, "how z is computed from LayerNorm(x)"),
+            ParamSpec::choice("order", "tiled", {"table_major", "token_major", "tiled"},
+                              "gather order: the paper's table_major, token_major, or tiled"),
+            ParamSpec::integer("tile", 2048, 1, 1 << 20, "tokens per tile (order=tiled)"),
+            ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16"}, "storage of the tables"),
+            ParamSpec::choice("impl", "optimized", {"optimized", "reference"}, "optimized kernels or the scalar reference")};
+  }
+  void validate(const Config& c) const override {
+    const Shape s = Shape::of(c);
+    if (c.str("projection") == "bh4" && c.integer("b") > s.dp)
+      throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", s.dp, s.d));
+    const bool bf16 = c.str("table_precision") == "bf16";
+    // fp32 row-layout tables are always kept (the reference); the gather may add a bf16 and/or
+    // column-blocked copy.
+    const bool blocked = c.str("order") == "tiled";
+    const double bytes = s.table_bytes(false) + ((bf16 || blocked) ? s.table_bytes(bf16) : 0.0);
+    check_fits_in_memory("h", c.str("h"), bytes,
+                         fmt::format("tables of h·2^tau·d_out = {}·{}·{} entries", s.h, s.rows, s.d_out));
+  }
+  std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
+    return std::make_unique<LookupFfnKernel>(c, seed, max_tokens);
+  }
+};
+
+FFNBENCH_REGISTER_VARIANT(LookupFfnVariant);
+
+}  // namespace
+}  // namespace ffnbench
