@@ -31,10 +31,10 @@ class Claim:
 
 CLAIMS = [
     Claim("lookupffn_speedup", "LookupFFN vs gemm_ffn", 2.51, "2.51×", "LookupFFN, ICML 2023 (CPU inference)",
-          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4"},
+          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4", "p_table_precision": "fp32"},
           baseline_d_ff=2048, tokens=32768),
     Claim("lookupffn_flops", "LookupFFN vs gemm_ffn, FLOPs (model)", 6.0, "6× fewer", "LookupFFN, ICML 2023",
-          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4"},
+          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4", "p_table_precision": "fp32"},
           baseline_d_ff=2048, measure="flops", tokens=32768),
     Claim("ultrafastbert_speedup", "UltraFastBERT 1×11 vs gemm_ffn", 78.0, "78×", "UltraFastBERT, arXiv 2311.10770 (CPU, MKL)",
           "fff", where={"d_in": 768, "p_depth": 11}, where_if_present={"p_trees": 1, "p_leaf_width": 0},
@@ -136,12 +136,12 @@ def evaluate(points, machines):
             at = group[group["tokens"] == tokens]
             best = at.loc[at[value].idxmax()]
             note = "" if tokens == claim.tokens or claim.tokens is None else \
-                f"the claim's batch of {claim.tokens} tokens was not measured; largest measured used"
+                f"the claim's {claim.tokens} tokens not measured: the largest measured used"
             rows.append({**base, "machine_id": mid, "machine": ds.short_name(machines.get(mid, {"machine_id": mid})),
                          "thread_class": tclass, "threads": int(best["threads"]), "tokens": int(tokens),
                          "precision": best["precision"], "measured": float(best[value]),
                          "verdict": _verdict(claim, float(best[value])),
-                         "variant_point": ds.series_labels(at.loc[[best.name]]).iloc[0],
+                         "variant_point": ds.series_labels(group).loc[best.name],
                          "baseline_point": best["base_label"], "note": note})
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -151,9 +151,11 @@ def sentence(row):
     if pd.isna(row.get("measured")):
         return f"{row['claim']}: {row['claimed_text']} claimed, not measured in this run ({row['note']})"
     threads = int(row["threads"])
+    note = f"; {row['note']}" if isinstance(row.get("note"), str) and row["note"] else ""
     if row["measure"] == "flops":
         return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× fewer in the cost models "
-                f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}): {row['verdict']}")
+                f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}{note}): "
+                f"{row['verdict']}")
     return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× measured on {row['machine']} "
             f"at {threads} thread{'s' if threads > 1 else ''}, {int(row['tokens'])} tokens "
-            f"({row['variant_point']} vs {row['baseline_point']}, {row['precision']}): {row['verdict']}")
+            f"({row['variant_point']} vs {row['baseline_point']}, {row['precision']}{note}): {row['verdict']}")
