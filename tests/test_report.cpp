@@ -158,3 +158,18 @@ TEST_F(Report, BadInputExitsTwoAndWritesNoReport) {
   EXPECT_FALSE(fs::exists(run / "figures"));
   EXPECT_FALSE(fs::exists(broken / "report.md"));
 }
+
+TEST_F(Report, FailingFigureScriptsAreShownAndExitOne) {
+  fs::path run = write_run(root / "results", machine("m1", 4.0e-4));
+  CliResult r = run_cli("report " + run.string() + " --python /bin/false");
+  EXPECT_EQ(r.status, 1) << r.output;
+  const std::string md = slurp(run / "report.md");
+  EXPECT_TRUE(image_links(md).empty()) << md;
+  EXPECT_NE(md.find("### Figure scripts that failed\n\n- `crossmachine_figures.py` on `" + run.string() +
+                    "` (exit status 1):"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("Not evaluated: crossmachine_figures.py did not run"), std::string::npos) << md;
+  EXPECT_FALSE(figures_up_to_date(run.string(), std::string(FFNBENCH_SOURCE_DIR) + "/plots"))
+      << "a failed drawing must be retried next time";
+}

@@ -33,9 +33,11 @@ std::string slurp(const fs::path& path) {
 }
 
 std::string last_lines(const std::string& text, size_t n) {
-  size_t at = text.size();
-  for (size_t k = 0; k <= n && at != std::string::npos && at > 0; ++k) at = text.rfind('\n', at - 1);
-  return at == std::string::npos ? text : text.substr(at + 1);
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  return lines.empty() ? "(no output)" : fmt::format("{}", fmt::join(lines, "\n"));
 }
 
 std::string machine_title(const nlohmann::json& m, const std::string& id) {
