@@ -91,6 +91,14 @@ TEST(LoadExperiment, LabelledBlocksShareAVariant) {
   EXPECT_EQ(x.blocks[1].tokens, (std::vector<int64_t>{3}));
 }
 
+TEST(LoadExperiment, ASectionWithoutKeysRunsTheVariantAtItsDefaults) {
+  Experiment x = load_experiment(write_ini("tokens = 4\n[test_affine:first]\n\n[test_affine:second]\nd = 6\n"), {});
+  ASSERT_EQ(x.blocks.size(), 2u);
+  EXPECT_EQ(x.blocks[0].label, "test_affine:first");
+  EXPECT_TRUE(x.blocks[0].params.empty());
+  EXPECT_EQ(expand_grid(x).size(), 2u);
+}
+
 TEST(LoadExperiment, BadInputNamesKeyValueAndWhatIsAllowed) {
   EXPECT_EQ(error_of([] { load_experiment("/nonexistent/x.ini", {}); }),
             "invalid value '/nonexistent/x.ini' for 'experiment file': must be a readable INI file");

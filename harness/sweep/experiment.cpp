@@ -188,6 +188,26 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   Experiment x;
   const int cores = physical_cores();
   std::map<std::string, size_t> block_index;
+  auto add_block = [&](const std::string& section) -> Block& {
+    const std::string variant = section.substr(0, section.find(':'));
+    if (!Registry::instance().has(variant))
+      throw ConfigError("[" + section + "]", variant,
+                        "a section must name a variant: " + Registry::instance().names());
+    if (!block_index.count(section)) {
+      block_index[section] = x.blocks.size();
+      x.blocks.push_back(Block{section, variant, {}, {}, {}});
+    }
+    return x.blocks[block_index[section]];
+  };
+  // Sections in file order, also those without keys (a variant at its defaults), which
+  // Boost.Program_options does not report.
+  in.clear();
+  in.seekg(0);
+  for (std::string line; std::getline(in, line);) {
+    line = trim(line);
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']' && line != "[counters]")
+      add_block(trim(line.substr(1, line.size() - 2)));
+  }
   for (const auto& key : order) {
     const std::string& value = values[key];
     size_t dot = key.find('.');
@@ -200,15 +220,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
       x.counter_options[param] = value;
       continue;
     }
-    const std::string variant = section.substr(0, section.find(':'));
-    if (!Registry::instance().has(variant))
-      throw ConfigError("[" + section + "]", variant,
-                        "a section must name a variant: " + Registry::instance().names());
-    if (!block_index.count(section)) {
-      block_index[section] = x.blocks.size();
-      x.blocks.push_back(Block{section, variant, {}, {}, {}});
-    }
-    Block& block = x.blocks[block_index[section]];
+    Block& block = add_block(section);
     if (param == "tokens") block.tokens = parse_tokens(key, value);
     else if (param == "threads") block.threads = parse_threads(key, value, cores);
     else block.params[param] = expand_list(key, value);

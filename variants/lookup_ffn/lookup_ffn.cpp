@@ -301,7 +301,8 @@ class LookupFfnVariant final : public Variant {
     const bool blocked = c.str("order") == "tiled";
     const double bytes = s.table_bytes(false) + ((bf16 || blocked) ? s.table_bytes(bf16) : 0.0);
     check_fits_in_memory("h", c.str("h"), bytes,
-                         fmt::format("tables of h·2^tau·d_out = {}·{}·{} entries", s.h, s.rows, s.d_out));
+                         fmt::format("tables of h·2^tau·d_out = {}·{}·{} entries{}", s.h, s.rows, s.d_out,
+                                     (bf16 || blocked) ? " (fp32 for the reference plus the gather's copy)" : ""));
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<LookupFfnKernel>(c, seed, max_tokens);
