@@ -42,7 +42,9 @@ CLAIMS = [
     Claim("fff_width_speedup", "FFF vs dense at width 2^14", 20.0, "~20×", "FFF exploration repository (nIn = nOut = 2^14)",
           "fff", where={"d_in": 16384}),
     Claim("moe_grouped_speedup", "MoE grouped vs per_token", 5.0, "≥ 5×", "ffnbench issue 4 (E = 8, k = 2, d = 512, d_e = 2048)",
-          "moe", where={"impl": "grouped"}, baseline="impl:per_token", tokens=32768, at_least=True),
+          "moe", where={"impl": "grouped", "d_in": 512},
+          where_if_present={"p_experts": 8, "p_top_k": 2, "p_d_e": 2048},
+          baseline="impl:per_token", tokens=32768, at_least=True),
 ]
 
 COLUMNS = ["claim_id", "claim", "measure", "claimed", "claimed_text", "source", "machine_id", "machine", "thread_class",
