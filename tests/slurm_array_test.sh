@@ -19,7 +19,8 @@ done
 [ "$(id -u)" -eq 0 ] || skip "slurmd runs jobs as their user and must run as root"
 block=${SLURM_TEST_BLOCK:-"[gemm_ffn]\nimpl = openblas\nd = 16\nd_ff = 32"}
 variant=$(printf "%b" "$block" | head -1 | tr -d '[]' | cut -d: -f1)
-"$ffnbench" list | grep -q "^  $variant:" || skip "variant $variant is not built into $ffnbench"
+variants=$("$ffnbench" list)  # not piped into grep -q: an early exit would SIGPIPE it under pipefail
+grep -q "^  $variant:" <<< "$variants" || skip "variant $variant is not built into $ffnbench"
 
 tmp=$(mktemp -d /tmp/ffnbench-slurm.XXXXXX)
 cleanup() {  # stop the daemons we started (by their pid files), wait for them, then remove all

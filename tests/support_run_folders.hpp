@@ -24,7 +24,7 @@ struct SyntheticRun {
   std::string run_id = "20240101-120000";
   std::string model_name = "Test CPU";
   std::string experiment = "name = tiny\ntokens = 64\nthreads = 1\n\n[gemm_ffn]\nd = 512\nd_ff = 2048\n";
-  std::vector<std::string> param_names = {"d", "d_ff", "depth", "h", "tau"};
+  std::vector<std::string> param_names = {"b", "d", "d_ff", "depth", "h", "order", "projection", "table_precision", "tau"};
   std::vector<SyntheticPoint> points;
   bool ceilings = false;
 };

@@ -153,7 +153,7 @@ TEST_F(Merge, ShardsOfOneMachineShareItsMachineFile) {
 TEST_F(Merge, SchemaMismatchSaysWhichColumnsDiffer) {
   auto a = machine("m1", "r1", {64});
   auto b = machine("m2", "r2", {64});
-  b.param_names = {"d", "d_ff", "depth", "h", "leaf_width"};
+  b.param_names = {"b", "d", "d_ff", "depth", "h", "leaf_width", "order", "projection", "table_precision"};
   fs::path ra = write_run(root / "in", a), rb = write_run(root / "in", b);
   EXPECT_EQ(error_of([&] { merge({ra, rb}); }),
             "invalid value '" + (rb / "points.csv").string() + "' for 'schema': must have the columns of " +
