@@ -15,9 +15,11 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 
 #include "build_info.hpp"
+#include "core/params.hpp"
 #include "machine/topology.hpp"
 
 namespace ffnbench {
@@ -48,6 +50,16 @@ std::string slug(std::string s) {
 }  // namespace
 
 std::string machine_id() {
+  // Nodes of a homogeneous cluster partition can count as one machine (SLURM job arrays).
+  if (const char* given = std::getenv("FFNBENCH_MACHINE_ID"); given != nullptr && *given != '\0') {
+    const std::string id = given;
+    for (char c : id)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+        throw ConfigError("FFNBENCH_MACHINE_ID", id,
+                          "must use letters, digits, '-', '_' and '.' only (it names a results folder)");
+    if (id == "." || id == "..") throw ConfigError("FFNBENCH_MACHINE_ID", id, "must name a folder");
+    return id;
+  }
   const CpuInfo& cpu = cpu_info();
   std::string vendor = cpu.vendor == "GenuineIntel" ? "intel"
                        : cpu.vendor == "AuthenticAMD" ? "amd"

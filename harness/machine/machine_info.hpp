@@ -7,7 +7,9 @@
 namespace ffnbench {
 
 // A short, readable, stable id: "<vendor>-<uarch or model>-<cores>c-<hash>", used as a folder
-// name and a CSV column. The hash covers CPU identity, caches and hostname.
+// name and a CSV column. The hash covers CPU identity, caches and hostname. The environment
+// variable FFNBENCH_MACHINE_ID, when set, replaces it (the nodes of a homogeneous cluster
+// partition counted as one machine); ConfigError if it is not a plain folder name.
 std::string machine_id();
 
 // The git commit of the source tree the binary was built from ("unknown" outside git);

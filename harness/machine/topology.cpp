@@ -1,5 +1,8 @@
 #include "machine/topology.hpp"
 
+#include <omp.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -129,12 +132,30 @@ const CpuInfo& cpu_info() {
   return info;
 }
 
-int physical_cores() { return std::max(cpu_info().physical_cores, 1); }
+int physical_cores() { return std::max(static_cast<int>(one_cpu_per_core().size()), 1); }
+
+std::set<int> usable_cpus() {
+  std::set<int> cpus;
+  for (int place = 0; place < omp_get_num_places(); ++place) {
+    std::vector<int> ids(static_cast<size_t>(omp_get_place_num_procs(place)));
+    omp_get_place_proc_ids(place, ids.data());
+    cpus.insert(ids.begin(), ids.end());
+  }
+  if (!cpus.empty()) return cpus;
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return cpus;  // empty: no restriction known
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &mask)) cpus.insert(cpu);
+  return cpus;
+}
 
 std::vector<int> one_cpu_per_core() {
+  const std::set<int> allowed = usable_cpus();
   std::vector<int> cpus;
   std::set<std::string> seen;
   for (int cpu = 0; cpu < cpu_info().logical_cpus; ++cpu) {
+    if (!allowed.empty() && !allowed.count(cpu)) continue;
     const std::string topo = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
     std::string key = read_file_trimmed(topo + "physical_package_id") + ":" +
                       read_file_trimmed(topo + "core_id");

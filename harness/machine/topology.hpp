@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,17 @@ struct CpuInfo {
 };
 
 const CpuInfo& cpu_info();
+// The physical cores this process may run on: one_cpu_per_core().size(). What threads = all
+// means; smaller than cpu_info().physical_cores inside a SLURM allocation or a cpuset.
 int physical_cores();
-// One logical CPU per physical core (the first sibling of each), the order threads are pinned in.
+// The logical CPUs this process may use (a SLURM allocation, a cpuset, taskset); empty if the
+// mask cannot be read. When OMP_PROC_BIND is set at start-up, libgomp binds the initial thread
+// to its first place before main(), so that thread's own mask (sched_getaffinity) shows one
+// place: the union of the OpenMP places, built from the mask the process started with, is used.
+std::set<int> usable_cpus();
+// One logical CPU per physical core (the first allowed sibling of each), the order threads are
+// pinned in; only CPUs the process may use count (its affinity mask, or the union of the OpenMP
+// places when the user set them).
 std::vector<int> one_cpu_per_core();
 // Largest data/unified cache in bytes (the LLC), 0 if unknown.
 int64_t llc_bytes();

@@ -34,7 +34,7 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
   std::vector<std::string> row;
   std::string field;
   bool quoted = false, any = false;
-  size_t line = 1;
+  size_t line = 1, quote_line = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (quoted) {
@@ -43,7 +43,7 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
       else { field += c; if (c == '\n') ++line; }
       continue;
     }
-    if (c == '"') { quoted = true; any = true; }
+    if (c == '"') { quoted = true; any = true; quote_line = line; }
     else if (c == ',') { row.push_back(std::move(field)); field.clear(); any = true; }
     else if (c == '\n') {
       row.push_back(std::move(field));
@@ -54,7 +54,8 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
       ++line;
     } else if (c != '\r') { field += c; any = true; }
   }
-  if (quoted) throw std::runtime_error(fmt::format("unterminated quoted field at line {}", line));
+  if (quoted)
+    throw CsvParseError(fmt::format("unterminated quoted field opened at line {}", quote_line), quote_line);
   if (any) {  // a last line without '\n' is a row cut short by an interruption: keep it visible
     row.push_back(std::move(field));
     rows.push_back(std::move(row));
@@ -68,6 +69,17 @@ std::vector<std::vector<std::string>> read_csv_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_csv(ss.str());
+}
+
+std::string describe_column_difference(const std::vector<std::string>& expected,
+                                       const std::vector<std::string>& have) {
+  std::vector<std::string> missing, extra;
+  for (const auto& h : expected)
+    if (std::find(have.begin(), have.end(), h) == have.end()) missing.push_back(h);
+  for (const auto& h : have)
+    if (std::find(expected.begin(), expected.end(), h) == expected.end()) extra.push_back(h);
+  return fmt::format("missing: [{}], unexpected: [{}]{}", fmt::join(missing, ", "), fmt::join(extra, ", "),
+                     missing.empty() && extra.empty() ? ", same names in another order" : "");
 }
 
 namespace {
@@ -89,18 +101,10 @@ CsvAppender::CsvAppender(const std::string& path, const std::vector<std::string>
   if (!fresh) drop_partial_last_line(path);
   if (!fresh) {
     auto rows = read_csv_file(path);
-    if (rows.empty() || rows.front() != header) {
-      std::vector<std::string> missing, extra;
-      const auto& have = rows.empty() ? std::vector<std::string>{} : rows.front();
-      for (const auto& h : header)
-        if (std::find(have.begin(), have.end(), h) == have.end()) missing.push_back(h);
-      for (const auto& h : have)
-        if (std::find(header.begin(), header.end(), h) == header.end()) extra.push_back(h);
+    if (rows.empty() || rows.front() != header)
       throw std::runtime_error(fmt::format(
-          "{} has other columns than this run writes (missing: [{}], unexpected: [{}]{})", path,
-          fmt::join(missing, ", "), fmt::join(extra, ", "),
-          missing.empty() && extra.empty() ? ", same names in another order" : ""));
-    }
+          "{} has other columns than this run writes ({})", path,
+          describe_column_difference(header, rows.empty() ? std::vector<std::string>{} : rows.front())));
   }
   file_ = std::fopen(path.c_str(), "ab");
   if (file_ == nullptr) throw std::runtime_error("cannot open " + path + " for appending");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -9,10 +10,21 @@ namespace ffnbench {
 
 std::string csv_escape(const std::string& field);
 std::string csv_line(const std::vector<std::string>& fields);  // with trailing '\n'
-// Splits CSV text into rows of fields (RFC 4180 quoting). Throws std::runtime_error naming the
-// line on a malformed row (unterminated quote).
+// A malformed CSV text: `line` (1-based) is where the bad row starts.
+struct CsvParseError : std::runtime_error {
+  CsvParseError(const std::string& what, size_t line) : std::runtime_error(what), line(line) {}
+  size_t line;
+};
+
+// Splits CSV text into rows of fields (RFC 4180 quoting). Throws CsvParseError naming the line
+// where a malformed row starts (an unterminated quote).
 std::vector<std::vector<std::string>> parse_csv(const std::string& text);
 std::vector<std::vector<std::string>> read_csv_file(const std::string& path);
+
+// How a file's header `have` differs from `expected`: "missing: [a], unexpected: [b]", with
+// ", same names in another order" when only the order differs.
+std::string describe_column_difference(const std::vector<std::string>& expected,
+                                       const std::vector<std::string>& have);
 
 class CsvAppender {
  public:

@@ -31,10 +31,12 @@ RunFolder RunFolder::create(const std::string& root, const std::string& experime
   fs::remove(probe, ec);
 
   std::string base = fmt::format("{:%Y%m%d-%H%M%S}", fmt::localtime(std::time(nullptr)));
+  // mkdir is atomic (also on NFS): concurrent shards of a job array each get their own folder.
   std::string run_id = base;
-  for (int i = 2; fs::exists(parent / run_id); ++i) run_id = fmt::format("{}-{}", base, i);
-  fs::create_directory(parent / run_id, ec);
-  if (ec) throw ConfigError("output", root, "must be a writable folder: " + ec.message());
+  for (int i = 2; !fs::create_directory(parent / run_id, ec); ++i) {
+    if (ec) throw ConfigError("output", root, "must be a writable folder: " + ec.message());
+    run_id = fmt::format("{}-{}", base, i);
+  }
   RunFolder f;
   f.path_ = (parent / run_id).string();
   f.run_id_ = run_id;

@@ -79,7 +79,11 @@ void print_summary(const std::vector<std::vector<std::string>>& rows, const Tall
 
 int run_sweep(const Experiment& x, const SweepOptions& opt) {
   // Everything that can be wrong with the input is found before the run folder exists.
-  std::vector<Point> points = select_shard(expand_grid(x), opt.shard);
+  const std::vector<Point> grid = expand_grid(x);
+  if (static_cast<size_t>(opt.shard.count) > grid.size())
+    throw ConfigError("shard", fmt::format("{}/{}", opt.shard.index, opt.shard.count),
+                      fmt::format("the grid of {} has {} point(s): use at most that many shards", x.name, grid.size()));
+  std::vector<Point> points = select_shard(grid, opt.shard);
   size_t invalid = 0;
   for (const auto& p : points) {
     if (!p.invalid) continue;

@@ -1,0 +1,154 @@
+"""A results dataset of one or many machines: a run folder (machine.json, ceilings.json) or a
+folder written by `ffnbench merge` (machines/<id>.json, ceilings/<id>.json), and what the
+cross-machine figures, tables and claims compute from it: speedups over the dense baseline and
+ceilings per thread count."""
+import glob
+import json
+import math
+import os
+
+import pandas as pd
+
+import ffnplot
+
+BASELINE = "gemm_ffn"
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_dataset(folder):
+    """Returns (points with status ok, machines {id: machine.json}, ceilings {id: ceilings.json})."""
+    points, _, _ = ffnplot.load_run(folder)
+    machines, ceilings = {}, {}
+    if os.path.isdir(os.path.join(folder, "machines")):
+        for path in sorted(glob.glob(os.path.join(folder, "machines", "*.json"))):
+            m = _read_json(path)
+            machines[m.get("machine_id", os.path.basename(path)[:-5])] = m
+        for path in sorted(glob.glob(os.path.join(folder, "ceilings", "*.json"))):
+            ceilings[os.path.basename(path)[:-5]] = _read_json(path)
+    else:
+        machine = _read_json(os.path.join(folder, "machine.json")) if os.path.exists(
+            os.path.join(folder, "machine.json")) else {}
+        mid = machine.get("machine_id") or (points["machine_id"].iloc[0] if len(points) else "unknown")
+        machines[mid] = machine
+        if os.path.exists(os.path.join(folder, "ceilings.json")):
+            ceilings[mid] = _read_json(os.path.join(folder, "ceilings.json"))
+    for mid in points["machine_id"].unique():
+        machines.setdefault(mid, {"machine_id": mid})
+    return points, machines, ceilings
+
+
+def short_name(machine):
+    """'Xeon 8480+ (Sapphire Rapids, 56c)': short enough for a legend."""
+    cpu = machine.get("cpu", {})
+    name = cpu.get("model_name") or machine.get("machine_id", "unknown")
+    for noise in ("(R)", "(TM)", "Intel ", "AMD ", "Processor", "CPU", "  "):
+        name = name.replace(noise, " " if noise == "  " else "")
+    name = " ".join(name.split())
+    extra = [x for x in (cpu.get("microarchitecture"), f"{cpu['physical_cores']}c" if cpu.get("physical_cores") else None) if x]
+    return f"{name} ({', '.join(extra)})" if extra else name
+
+
+def matches(column, value):
+    """Row mask: a CSV column equal to value, numerically when value is a number."""
+    if isinstance(value, (int, float)):
+        return pd.to_numeric(column, errors="coerce") == value
+    return column.astype(str) == str(value)
+
+
+def varying_params(df):
+    """The p_<param> columns whose value differs between the rows (what tells series apart)."""
+    return [c for c in df.columns if c.startswith("p_") and df[c].nunique(dropna=True) > 1]
+
+
+def fmt_value(v):
+    if isinstance(v, float) and not math.isnan(v) and v == int(v):
+        return str(int(v))
+    return str(v)
+
+
+def series_labels(df):
+    """'lookup_ffn:bh4 [table_major] h=128' per row: block, impl, the parameters that vary."""
+    params = [c for c in varying_params(df) if c not in ("p_impl", "p_precision")]
+
+    def label(row):
+        text = row["block"] + (f" [{row['impl']}]" if isinstance(row.get("impl"), str) and row["impl"] else "")
+        if row.get("precision") and row["precision"] != "fp32":
+            text += f" {row['precision']}"
+        extra = [f"{c[2:]}={fmt_value(row[c])}" for c in params if pd.notna(row.get(c))]
+        return text + (" " + " ".join(extra) if extra else "")
+
+    return df.apply(label, axis=1) if len(df) else pd.Series(dtype=str)
+
+
+KEYS = ["machine_id", "tokens", "threads", "d_in", "precision"]
+
+
+def dense_baseline(points, d_ff=None):
+    """The dense baseline per (machine, tokens, threads, d_in, precision): the fastest gemm_ffn
+    impl at d_ff = `d_ff`, or, when not given, at d_ff = 4·d where that was measured (the usual
+    transformer FFN: 512→2048, 768→3072) and else at the largest d_ff measured for that d.
+    Columns: the keys, base_time_s, base_flops, base_impl, base_d_ff."""
+    gemm = points[points["variant"] == BASELINE].copy()
+    if gemm.empty:
+        return pd.DataFrame(columns=KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"])
+    gemm["d_ff"] = pd.to_numeric(gemm.get("p_d_ff", pd.Series(index=gemm.index, dtype=float)), errors="coerce")
+    if d_ff is not None:
+        gemm = gemm[gemm["d_ff"] == d_ff]
+    else:
+        chosen = {}
+        for (mid, d), g in gemm.groupby(["machine_id", "d_in"]):
+            widths = set(g["d_ff"].dropna())
+            chosen[(mid, d)] = 4 * d if 4 * d in widths else (max(widths) if widths else math.nan)
+        keep = gemm.apply(lambda r: r["d_ff"] == chosen[(r["machine_id"], r["d_in"])]
+                          or (math.isnan(chosen[(r["machine_id"], r["d_in"])])), axis=1)
+        gemm = gemm[keep]
+    best = gemm.sort_values("time_median_s").groupby(KEYS, as_index=False).first()
+    return best.rename(columns={"time_median_s": "base_time_s", "flops_model": "base_flops",
+                                "impl": "base_impl", "d_ff": "base_d_ff"})[
+        KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"]]
+
+
+def speedups(points, d_ff=None):
+    """Every non-baseline point with its speedup over dense_baseline() at the same machine,
+    tokens, threads, d and precision (baseline time / its time) and its FLOP ratio."""
+    others = points[points["variant"] != BASELINE]
+    out = others.merge(dense_baseline(points, d_ff), on=KEYS, how="inner")
+    out["speedup"] = out["base_time_s"] / out["time_median_s"]
+    out["flop_ratio"] = out["base_flops"] / out["flops_model"]
+    return out
+
+
+def thread_class(df):
+    """'1 thread' / 'all cores' (the most threads measured on that machine) / None per row."""
+    most = df.groupby("machine_id")["threads"].transform("max")
+    return df.apply(lambda r: "all cores" if r["threads"] == most[r.name] and r["threads"] > 1
+                    else ("1 thread" if r["threads"] == 1 else None), axis=1)
+
+
+# ---- ceilings.json (`ffnbench calibrate`, schema ffnbench.ceilings/1: see harness/calibrate/calibrate.hpp) ----
+
+def ceilings_at(document, threads):
+    """{'threads', 'peak_gflops', 'dram_gbs', 'l1_gbs', 'l2_gbs', 'l3_gbs'} at this thread count or,
+    when it was not calibrated, the nearest smaller count measured (the nearest larger if none);
+    None where a value was not measured, and None for a document without any ceiling. The widest
+    ISA's peak; per level the faster of the load and triad kernels."""
+    peaks = [e for e in document.get("peak_flops", []) if e.get("gflops")]
+    bandwidth = [e for e in document.get("bandwidth", []) if e.get("gbs")]
+    measured = sorted({int(e["threads"]) for e in peaks + bandwidth})
+    if not measured:
+        return None
+    below = [t for t in measured if t <= threads]
+    at = max(below) if below else min(measured)
+
+    def best(entries, **match):
+        values = [e["gflops" if "gflops" in e else "gbs"] for e in entries
+                  if int(e["threads"]) == at and all(e.get(k) == v for k, v in match.items())]
+        return max(values) if values else None
+
+    return {"threads": at, "peak_gflops": best(peaks), "dram_gbs": best(bandwidth, level="DRAM"),
+            "l1_gbs": best(bandwidth, level="L1"), "l2_gbs": best(bandwidth, level="L2"),
+            "l3_gbs": best(bandwidth, level="L3")}
