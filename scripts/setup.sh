@@ -10,6 +10,7 @@ packages=(
   libfmt-dev libboost-program-options-dev nlohmann-json3-dev
   libopenblas-openmp-dev libdnnl-dev              # dense baselines: OpenBLAS (OpenMP), oneDNN
   python3 python3-matplotlib python3-pandas       # figures
+  slurmctld slurmd slurm-client munge            # tests: the SLURM job array on a one-node cluster
 )
 
 missing=()
