@@ -9,25 +9,16 @@
 #include "common/aligned.hpp"
 #include "common/random.hpp"
 #include "core/registry.hpp"
-#include "sweep/gate.hpp"
+#include "support_kernels.hpp"
 
 using namespace ffnbench;
 
 namespace {
 
 std::unique_ptr<Kernel> build(std::map<std::string, std::string> given, int64_t tokens) {
-  const Variant& v = Registry::instance().get("bh4");
-  return v.build(resolve_variant_config(v, given, "bh4."), 3, tokens);
+  return test_support::build_kernel("bh4", given, tokens, 3);
 }
-
-std::string error_of(std::map<std::string, std::string> given) {
-  try {
-    resolve_variant_config(Registry::instance().get("bh4"), given, "bh4.");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string error_of(std::map<std::string, std::string> given) { return test_support::validation_error("bh4", given); }
 
 }  // namespace
 
@@ -94,10 +85,7 @@ TEST(Bh4, EveryImplMatchesItsReferenceOnOddWidths) {
       for (const char* b : {"4", "16", "32"})
         for (const char* impl : {"optimized", "dense"}) {
           auto k = build({{"d", d}, {"b", b}, {"impl", impl}, {"outputs", "150"}, {"tile", "5"}}, 23);
-          AlignedVector<float> X(23 * k->d_in()), Y(23 * k->d_out());
-          fill_uniform(X.data(), X.size(), 1, 7, -1.0f, 1.0f);
-          k->forward(X.data(), Y.data(), 23, nullptr);
-          GateResult g = check_against_reference(*k, X.data(), Y.data(), 23, 23);
+          GateResult g = test_support::check_all_rows(*k, 23);
           EXPECT_TRUE(g.passed) << d << " " << b << " " << impl << ": " << g.detail;
         }
   }

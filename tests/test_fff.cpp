@@ -7,22 +7,14 @@
 #include "common/random.hpp"
 #include "core/registry.hpp"
 #include "fff/fff_path.hpp"
-#include "sweep/gate.hpp"
+#include "support_kernels.hpp"
 
 using namespace ffnbench;
 
 namespace {
 
 std::unique_ptr<Kernel> build(std::map<std::string, std::string> given, int64_t tokens) {
-  const Variant& v = Registry::instance().get("fff");
-  return v.build(resolve_variant_config(v, given, "fff."), 4, tokens);
-}
-
-GateResult run_against_reference(Kernel& k, int64_t tokens) {
-  AlignedVector<float> X(tokens * k.d_in()), Y(tokens * k.d_out());
-  fill_uniform(X.data(), X.size(), 3, 3, -1.0f, 1.0f);
-  k.forward(X.data(), Y.data(), tokens, nullptr);
-  return check_against_reference(k, X.data(), Y.data(), tokens, tokens);
+  return test_support::build_kernel("fff", given, tokens, 4);
 }
 
 }  // namespace
@@ -37,7 +29,7 @@ TEST(Fff, EveryImplMatchesTheReferenceAcrossFormsDepthsAndTrees) {
             auto k = build({{"impl", impl}, {"depth", depth}, {"leaf_width", leaf}, {"trees", trees}, {"d", "37"},
                             {"d_out", "29"}, {"activation", "gelu"}},
                            61);
-            GateResult g = run_against_reference(*k, 61);
+            GateResult g = test_support::check_all_rows(*k, 61);
             EXPECT_EQ(g.mismatched_rows, 0) << impl << " depth=" << depth << " leaf=" << leaf << " trees=" << trees << ": " << g.detail;
           }
   }

@@ -8,6 +8,7 @@
 #include "common/random.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
+#include "support_kernels.hpp"
 
 using namespace ffnbench;
 
@@ -15,8 +16,7 @@ namespace {
 
 std::unique_ptr<Kernel> build(const std::string& variant, std::map<std::string, std::string> given,
                               int64_t max_tokens, uint64_t seed = 11) {
-  const Variant& v = Registry::instance().get(variant);
-  return v.build(resolve_variant_config(v, given, variant + "."), seed, max_tokens);
+  return test_support::build_kernel(variant, given, max_tokens, seed);
 }
 
 // max |y - ref| / (|ref| + rms(ref)), the gate's measure.
@@ -34,13 +34,7 @@ double error_vs_reference(Kernel& k, int64_t tokens) {
 }
 
 std::string error_of(const std::string& variant, std::map<std::string, std::string> given) {
-  try {
-    const Variant& v = Registry::instance().get(variant);
-    resolve_variant_config(v, given, variant + ".");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return test_support::validation_error(variant, given);
 }
 
 }  // namespace

@@ -9,25 +9,16 @@
 #include "common/random.hpp"
 #include "core/registry.hpp"
 #include "lookup_ffn/code_score.hpp"
-#include "sweep/gate.hpp"
+#include "support_kernels.hpp"
 
 using namespace ffnbench;
 
 namespace {
 
 std::unique_ptr<Kernel> build(std::map<std::string, std::string> given, int64_t tokens) {
-  const Variant& v = Registry::instance().get("lookup_ffn");
-  return v.build(resolve_variant_config(v, given, "lookup_ffn."), 5, tokens);
+  return test_support::build_kernel("lookup_ffn", given, tokens);
 }
-
-std::string error_of(std::map<std::string, std::string> given) {
-  try {
-    resolve_variant_config(Registry::instance().get("lookup_ffn"), given, "lookup_ffn.");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string error_of(std::map<std::string, std::string> given) { return test_support::validation_error("lookup_ffn", given); }
 
 AlignedVector<float> inputs(int64_t tokens, int64_t d) {
   AlignedVector<float> X(tokens * d);
@@ -76,10 +67,7 @@ TEST(LookupFfn, EveryOrderPrecisionAndProjectionMatchesTheReference) {
                 auto k = build({{"d", d}, {"tau", tau}, {"h", h}, {"b", "4"}, {"order", order}, {"tile", "9"},
                                 {"table_precision", precision}, {"projection", projection}, {"d_out", "70"}},
                                40);
-                auto X = inputs(40, k->d_in());
-                AlignedVector<float> Y(40 * k->d_out());
-                k->forward(X.data(), Y.data(), 40, nullptr);
-                GateResult g = check_against_reference(*k, X.data(), Y.data(), 40, 40);
+                GateResult g = test_support::check_all_rows(*k, 40, 8);
                 EXPECT_EQ(g.mismatched_rows, 0) << d << " tau=" << tau << " h=" << h << " " << order << " "
                                                 << precision << " " << projection << ": " << g.detail;
               }

@@ -12,31 +12,17 @@
 #include "common/softmax.hpp"
 #include "core/registry.hpp"
 #include "moe/routing.hpp"
-#include "sweep/gate.hpp"
+#include "support_kernels.hpp"
 
 using namespace ffnbench;
 
 namespace {
 
 std::unique_ptr<Kernel> build(const std::string& variant, std::map<std::string, std::string> given, int64_t tokens) {
-  const Variant& v = Registry::instance().get(variant);
-  return v.build(resolve_variant_config(v, given, variant + "."), 6, tokens);
+  return test_support::build_kernel(variant, given, tokens, 6);
 }
-
-GateResult run_against_reference(Kernel& k, int64_t tokens) {
-  AlignedVector<float> X(tokens * k.d_in()), Y(tokens * k.d_out());
-  fill_uniform(X.data(), X.size(), 4, 4, -1.0f, 1.0f);
-  k.forward(X.data(), Y.data(), tokens, nullptr);
-  return check_against_reference(k, X.data(), Y.data(), tokens, tokens);
-}
-
 std::string error_of(const std::string& variant, std::map<std::string, std::string> given) {
-  try {
-    resolve_variant_config(Registry::instance().get(variant), given, variant + ".");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return test_support::validation_error(variant, given);
 }
 
 }  // namespace
@@ -48,7 +34,7 @@ TEST(Moe, BothImplsMatchTheReferenceOnOddWidths) {
       for (const char* k : {"1", "2", "5"})
         for (int64_t tokens : {1, 7, 130}) {
           auto kernel = build("moe", {{"impl", impl}, {"d", "37"}, {"d_e", "53"}, {"experts", "5"}, {"top_k", k}}, tokens);
-          GateResult g = run_against_reference(*kernel, tokens);
+          GateResult g = test_support::check_all_rows(*kernel, tokens, 4);
           EXPECT_EQ(g.mismatched_rows, 0) << impl << " k=" << k << " N=" << tokens << ": " << g.detail;
         }
   }
@@ -122,7 +108,7 @@ TEST(Moe, ValidationMessages) {
 TEST(SoftLookup, MatchesTheReferenceAndRejectsNonPositiveTemperature) {
   for (const char* temperature : {"1", "0.05", "20"}) {
     auto k = build("soft_lookup", {{"d", "37"}, {"d_out", "19"}, {"B", "45"}, {"temperature", temperature}}, 33);
-    GateResult g = run_against_reference(*k, 33);
+    GateResult g = test_support::check_all_rows(*k, 33, 4);
     EXPECT_TRUE(g.passed) << temperature << ": " << g.detail;
   }
   EXPECT_EQ(error_of("soft_lookup", {{"temperature", "0"}}),
