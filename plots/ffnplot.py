@@ -56,11 +56,33 @@ def title(ax, machine, what, threads=None, precision=None):
     ax.set_title(f"{what}\n" + ", ".join(parts), fontsize=9)
 
 
-def series_label(row):
-    label = f"{row['block']} [{row['impl']}]" if row.get("impl") else row["block"]
-    if row.get("precision") and row["precision"] != "fp32":
+def _present(value):
+    return value is not None and not (isinstance(value, float) and value != value) and value != ""
+
+
+def series_label(row, varying=()):
+    """'block [impl] precision k=v' with the parameters in `varying` (those that differ between
+    points of the same block, so each line of a figure is one configuration)."""
+    label = f"{row['block']} [{row['impl']}]" if _present(row.get("impl")) else str(row["block"])
+    if _present(row.get("precision")) and row["precision"] != "fp32":
         label += f" {row['precision']}"
+    for column in varying:
+        if _present(row.get(column)):
+            value = row[column]
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            label += f" {column[2:]}={value}"
     return label
+
+
+def series_labels(points):
+    """A label per row of `points`: series_label with each block's varying parameters."""
+    params = [c for c in points.columns if c.startswith("p_")]
+    labels = pd.Series(index=points.index, dtype=object)
+    for _, rows in points.groupby("block"):
+        varying = [c for c in params if rows[c].nunique(dropna=True) > 1]
+        labels.loc[rows.index] = rows.apply(lambda r: series_label(r, varying), axis=1)
+    return labels
 
 
 def save(fig, folder, name):

@@ -6,10 +6,6 @@ import matplotlib.pyplot as plt
 import ffnplot
 
 
-def series_key(df):
-    return df.apply(ffnplot.series_label, axis=1)
-
-
 def latency_vs_tokens(points, machine, folder):
     """One panel per (thread count, precision): median latency per call vs tokens, log-log."""
     written = []
@@ -17,7 +13,7 @@ def latency_vs_tokens(points, machine, folder):
         if group["tokens"].nunique() < 2:
             continue
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for label, s in group.assign(series=series_key(group)).groupby("series"):
+        for label, s in group.assign(series=ffnplot.series_labels(group)).groupby("series"):
             s = s.groupby("tokens", as_index=False)["time_median_s"].median().sort_values("tokens")
             ax.plot(s["tokens"], s["time_median_s"] * 1e3, marker="o", label=label)
         ax.set_xscale("log", base=2)
@@ -37,7 +33,7 @@ def throughput_vs_threads(points, machine, folder):
     for precision, group in points.groupby("precision"):
         if group["threads"].nunique() < 2:
             continue
-        group = group.assign(series=series_key(group))
+        group = group.assign(series=ffnplot.series_labels(group))
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for label, s in group.groupby("series"):
             s = s[s["tokens"] == s["tokens"].max()]

@@ -85,7 +85,7 @@ TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
   Point p = affine_point("good", 16);
   PointMeasurement m = measure_point(p, MeasureSettings{2, 0.0, 0.001, false, 1}, *none);
   Experiment x;
-  RunContext run{"r1", "m1", "abc", "none", {"d", "scale"}, {}};
+  RunContext run{"r1", "m1", "abc", "none", {"d", "scale"}, {}, 64};
   PointRows rows = make_rows(run, x, p, m);
   auto header = points_header(run.param_names);
   ASSERT_EQ(rows.point.size(), header.size());
@@ -97,7 +97,10 @@ TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
   EXPECT_EQ(col("p_d"), "8");
   EXPECT_EQ(col("impl"), "good");
   EXPECT_EQ(col("precision"), "fp32");
-  for (const char* hw : {"flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs"})
+  EXPECT_EQ(col("intensity_model"), "0.25");  // 256 FLOP / (8 B x 8 x 16)
+  EXPECT_EQ(col("flop_agreement"), "unmeasured");
+  for (const char* hw : {"flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "gflops_hw_per_s",
+                         "llc_misses_per_token", "llc_mpki", "llc_miss_ratio", "bandwidth_basis"})
     EXPECT_EQ(col(hw), "") << hw << " must stay empty when nothing was counted";
   EXPECT_EQ(rows.reps.size(), 2u);
   ASSERT_EQ(rows.stages.size(), 1u);

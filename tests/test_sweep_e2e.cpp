@@ -1,9 +1,18 @@
 // `ffnbench sweep` end to end, as a user runs it: a tiny experiment, the run folder it writes,
 // --resume, and bad input (exit status 2, one clear message, nothing written).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fcntl.h>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -169,6 +178,52 @@ TEST_F(SweepE2E, BadInputExitsTwoWithOneMessageAndWritesNothing) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
     EXPECT_TRUE(run_folders().empty()) << c.args << " left a run folder";
   }
+}
+
+TEST_F(SweepE2E, CtrlCLeavesAValidCsvAndResumeFinishesTheGrid) {
+  // Enough points that the interrupt lands mid-sweep: 12 points of ~30 ms each.
+  std::string out = (root / "log.txt").string();
+  std::vector<std::string> args = {FFNBENCH_BINARY, "sweep", ini, "--tokens", "3,5,7,9,11,13",
+                                   "--min_time_s", "0.03", "--repetitions", "1"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, FFNBENCH_BINARY, &actions, nullptr, argv.data(), environ), 0);
+  // Interrupt once the first points are on disk.
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    auto folders = run_folders();
+    if (!folders.empty() && ffnbench::read_csv_file((folders[0] / "points.csv").string()).size() >= 3) break;
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  posix_spawn_file_actions_destroy(&actions);
+  std::ifstream log_in(out);
+  std::string log((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the sweep finished before the interrupt landed";
+  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_NE(log.find("continue with --resume"), std::string::npos) << log;
+
+  auto f = run_folders().at(0);
+  auto rows = ffnbench::read_csv_file((f / "points.csv").string());
+  ASSERT_GE(rows.size(), 3u);
+  ASSERT_LT(rows.size(), 13u);
+  for (const auto& r : rows) EXPECT_EQ(r.size(), rows[0].size()) << "every row whole";
+
+  Result resumed = run("sweep " + ini + " --tokens 3,5,7,9,11,13 --min_time_s 0.03 --repetitions 1 --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  auto all = ffnbench::read_csv_file((f / "points.csv").string());
+  EXPECT_EQ(all.size(), 13u);
+  std::set<std::string> ids;
+  for (size_t i = 1; i < all.size(); ++i) ids.insert(all[i][3]);
+  EXPECT_EQ(ids.size(), 12u) << "no point measured twice";
 }
 
 TEST(Cli, HelpOnEverySubcommandAndListShowsBackends) {

@@ -8,7 +8,9 @@ const std::vector<std::string>& points_core_columns() {
       "d_in", "d_out", "tokens", "threads", "cache_mode", "repetitions", "iterations",
       "time_median_s", "time_min_s", "time_max_s", "time_cov", "tokens_per_s", "flops_model",
       "gflops_model_per_s", "bytes_model", "weight_bytes_model", "working_set_bytes_model",
-      "flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "counter_backend",
+      "flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "bandwidth_basis",
+      "intensity_model", "gflops_hw_per_s", "llc_misses_per_token", "llc_mpki", "llc_miss_ratio",
+      "flop_agreement", "flop_note", "counter_backend",
       "counter_source", "status", "status_reason", "extras", "cpu_list", "gate_max_error",
       "harness_overhead_frac"};
   return columns;

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "counters/derived.hpp"
 #include "results/schema.hpp"
 
 namespace ffnbench {
@@ -15,38 +16,32 @@ namespace {
 
 std::string num(double v) { return fmt::format("{:.6g}", v); }
 
-// Which counted events feed the summary columns of points.csv. Hardware values only: a column
-// stays empty unless one of these was measured (never the model's number).
-const std::vector<std::string> kFlopEvents = {"PAPI_SP_OPS", "PAPI_FP_OPS", "FLOPS_SP", "fp_ops_sp"};
-const std::vector<std::string> kLlcMissEvents = {"PAPI_L3_TCM", "LLC_MISSES", "perf::LLC-LOAD-MISSES",
-                                                 "LL_misses"};
-const std::vector<std::string> kLlcRefEvents = {"PAPI_L3_TCA", "LLC_REFERENCES",
-                                                "perf::LLC-LOADS", "LL_refs"};
-const std::vector<std::string> kMemByteEvents = {"MEM_BYTES", "mem_bytes"};
-
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n == 0 ? NAN : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// Median over repetitions of the first event in `names` that was counted.
-std::string counted(const PointMeasurement& m, const std::vector<std::string>& names, double* out = nullptr) {
-  for (const auto& name : names) {
-    std::vector<double> values;
-    for (const auto& rep : m.reps)
-      for (const auto& c : rep.counters)
-        if (c.event == name && c.source == Source::Hw) values.push_back(c.value);
-    for (const auto& c : m.offline_counters)
-      if (c.event == name && (c.source == Source::Hw || c.source == Source::Sim)) values.push_back(c.value);
-    if (!values.empty()) {
-      double v = median_of(values);
-      if (out) *out = v;
-      return num(v);
-    }
+// One value per event for the point: the median over repetitions of in-process counts, plus the
+// values of an out-of-process re-run (cachesim). Per forward call.
+std::vector<CounterValue> representative_counts(const PointMeasurement& m) {
+  std::map<std::string, std::vector<const CounterValue*>> by_event;
+  for (const auto& rep : m.reps)
+    for (const auto& c : rep.counters) by_event[c.event].push_back(&c);
+  std::vector<CounterValue> out;
+  for (const auto& [event, values] : by_event) {
+    std::vector<double> v;
+    for (const auto* c : values) v.push_back(c->value);
+    CounterValue rep = *values.front();
+    rep.value = median_of(v);
+    rep.multiplexed = std::any_of(values.begin(), values.end(), [](auto* c) { return c->multiplexed; });
+    out.push_back(rep);
   }
-  return "";
+  out.insert(out.end(), m.offline_counters.begin(), m.offline_counters.end());
+  return out;
 }
+
+std::string optional_num(const std::optional<double>& v) { return v ? num(*v) : ""; }
 
 std::string extras_text(const std::map<std::string, std::string>& extras) {
   std::string s;
@@ -139,12 +134,28 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
     set_column(row, "tokens_per_s", num(p.tokens / t.median));
     set_column(row, "gflops_model_per_s", num(m.cost.flops / t.median / 1e9));
     set_column(row, "harness_overhead_frac", num(median_of(overhead)));
-    set_column(row, "flops_hw", counted(m, kFlopEvents));
-    set_column(row, "llc_misses", counted(m, kLlcMissEvents));
-    set_column(row, "llc_refs", counted(m, kLlcRefEvents));
-    double mem_bytes = NAN;
-    set_column(row, "mem_bytes", counted(m, kMemByteEvents, &mem_bytes));
-    if (std::isfinite(mem_bytes)) set_column(row, "mem_bw_gbs", num(mem_bytes / t.median / 1e9));
+    PointInputs in;
+    in.flops_model = m.cost.flops;
+    in.bytes_model = m.cost.weight_bytes + m.cost.activation_bytes;
+    in.tokens = static_cast<double>(p.tokens);
+    in.time_s = t.median;
+    in.line_bytes = run.llc_line_bytes;
+    in.counted = find_counted_quantities(representative_counts(m));
+    DerivedMetrics dm = derive_metrics(in);
+    const auto& q = in.counted;
+    set_column(row, "flops_hw", q.flops ? num(q.flops->value) : "");
+    set_column(row, "llc_misses", q.llc_misses ? num(q.llc_misses->value) : "");
+    set_column(row, "llc_refs", q.llc_refs ? num(q.llc_refs->value) : "");
+    set_column(row, "mem_bytes", optional_num(dm.mem_bytes));
+    set_column(row, "mem_bw_gbs", optional_num(dm.mem_bw_gbs));
+    set_column(row, "bandwidth_basis", to_string(dm.bandwidth_basis));
+    set_column(row, "intensity_model", num(dm.intensity_model));
+    set_column(row, "gflops_hw_per_s", optional_num(dm.gflops_counted_per_s));
+    set_column(row, "llc_misses_per_token", optional_num(dm.llc_misses_per_token));
+    set_column(row, "llc_mpki", optional_num(dm.llc_misses_per_kilo_instruction));
+    set_column(row, "llc_miss_ratio", optional_num(dm.llc_miss_ratio));
+    set_column(row, "flop_agreement", to_string(dm.flop_agreement));
+    set_column(row, "flop_note", dm.flop_note);
     std::set<std::string> sources;
     for (const auto& r : m.reps)
       for (const auto& c : r.counters) sources.insert(to_string(c.source));

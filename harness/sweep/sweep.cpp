@@ -11,6 +11,7 @@
 #include "core/registry.hpp"
 #include "counters/backend.hpp"
 #include "machine/machine_info.hpp"
+#include "machine/topology.hpp"
 #include "results/run_folder.hpp"
 #include "results/schema.hpp"
 #include "sweep/measure.hpp"
@@ -117,6 +118,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   run.counter_backend = backend->name();
   run.param_names = parameter_columns(x);
   run.unavailable_events = backend->unavailable();
+  for (const auto& c : cpu_info().caches)
+    if (c.type != "Instruction" && c.line_bytes > 0) run.llc_line_bytes = c.line_bytes;
 
   auto machine = machine_json(opt.command_line);
   machine["pinning"] = configure_pinning();
@@ -154,9 +157,15 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     try {
       backend->configure(x.events, p.threads);
       m = measure_point(p, settings, *backend);
-      if (m.status == "ok" && backend->measures_offline())
-        m.offline_counters = backend->measure_offline(run_point_args(p, x.seed, settings.cold_cache),
-                                                      kOfflineIterations);
+      if (m.status == "ok" && backend->measures_offline()) {
+        // The timing stands on its own: a re-run that fails leaves the counters empty, with why.
+        try {
+          m.offline_counters = backend->measure_offline(run_point_args(p, x.seed, settings.cold_cache),
+                                                        kOfflineIterations);
+        } catch (const std::exception& e) {
+          m.reason = fmt::format("{} re-run failed, counters empty: {}", backend->name(), e.what());
+        }
+      }
     } catch (const std::bad_alloc&) {
       m.status = "error";
       m.reason = "out of memory building or running this point";

@@ -44,4 +44,6 @@ inline float activate(Activation a, float x) {
 namespace ffnbench {
 // x[i] = act(x[i] + bias[i % width]) over rows of `width`, parallel over rows (bias may be null).
 void bias_activation_rows(float* x, int64_t rows, int64_t width, const float* bias, Activation a);
+// The same on the calling thread only (for use inside a parallel region).
+void bias_activation_rows_serial(float* x, int64_t rows, int64_t width, const float* bias, Activation a);
 }  // namespace ffnbench
