@@ -110,6 +110,20 @@ TEST(CountersDerived, MemoryControllerBeatsTheMissEstimate) {
   EXPECT_FALSE(d.llc_misses_per_token);  // tokens unknown (0): left empty, not divided by zero
 }
 
+TEST(CountersDerived, SimulatedMissesGiveMissRatesButNoBandwidth) {
+  PointInputs in;
+  in.flops_model = 1e6;
+  in.tokens = 100;
+  in.time_s = 1e-3;
+  in.counted.llc_misses = Counted{500, Source::Sim, "LL_misses"};
+  in.counted.llc_refs = Counted{2000, Source::Sim, "LL_refs"};
+  const DerivedMetrics d = derive_metrics(in);
+  EXPECT_DOUBLE_EQ(*d.llc_misses_per_token, 5.0);
+  EXPECT_DOUBLE_EQ(*d.llc_miss_ratio, 0.25);
+  EXPECT_FALSE(d.mem_bytes || d.mem_bw_gbs || d.intensity_counted);
+  EXPECT_EQ(d.bandwidth_basis, BandwidthBasis::None);
+}
+
 TEST(CountersDerived, NothingMeasuredLeavesEverythingCountedEmpty) {
   PointInputs in;
   in.flops_model = 1e6;

@@ -164,6 +164,44 @@ double best_seconds_per_rep(const std::vector<int>& cpus, double target_s, Body 
 
 int64_t round_down(int64_t v, int64_t unit) { return std::max(unit, v / unit * unit); }
 
+std::string fma_kernel_doc() {
+  return fmt::format("fma_peak: {} independent packed FMA chains, registers only", kFmaAccumulators);
+}
+
+// Peak GFLOP/s of `isa` on the workers pinned to `cpus`.
+double measure_peak(Isa isa, const std::vector<int>& cpus, double target_s) {
+  const double flops_per_rep = fma_flops_per_iteration(isa) * kFmaChunk * static_cast<double>(cpus.size());
+  const double s = best_seconds_per_rep(cpus, target_s, [&](int, int64_t reps) { fma_peak(isa, kFmaChunk * reps); });
+  return flops_per_rep / s * 1e-9;
+}
+
+// GB/s of the load and the triad kernel over `bytes_per_thread` per worker (one buffer each,
+// first-touched by its worker; triad splits it into three arrays).
+std::pair<double, double> measure_bandwidth(Isa isa, const std::vector<int>& cpus, int64_t bytes_per_thread,
+                                            double target_s, bool load, bool triad) {
+  const auto buffers = allocate_per_worker(cpus, bytes_per_thread);
+  const size_t floats = static_cast<size_t>(bytes_per_thread) / sizeof(float);
+  const size_t third = floats / 3;
+  const double threads = static_cast<double>(cpus.size());
+  double load_gbs = 0, triad_gbs = 0;
+  if (load) {
+    const double s = best_seconds_per_rep(cpus, target_s, [&](int w, int64_t reps) {
+      load_stream(isa, buffers[w].get(), floats, reps);
+    });
+    load_gbs = static_cast<double>(floats * sizeof(float)) * threads / s * 1e-9;
+  }
+  if (triad) {
+    const double s = best_seconds_per_rep(cpus, target_s, [&](int w, int64_t reps) {
+      float* base = buffers[w].get();
+      triad_stream(isa, base, base + third, base + 2 * third, third, reps);
+    });
+    triad_gbs = static_cast<double>(3 * third * sizeof(float)) * threads / s * 1e-9;
+  }
+  return {load_gbs, triad_gbs};
+}
+
+Isa isa_named(const std::string& name) { return name == "avx512" ? Isa::Avx512 : Isa::Avx2; }
+
 }  // namespace
 
 int usable_cores() {
@@ -238,21 +276,33 @@ std::optional<double> Ceilings::bandwidth_gbs(const std::string& level, int thre
 
 namespace {
 
-void cross_check(Ceilings& c, const std::function<void(const std::string&)>& progress) {
-  auto check = [&](std::string what, const std::string& unit, double ours, const std::string& test, int64_t bytes,
-                   int threads, int64_t iterations, bool flops) {
+// Compares every ceiling with likwid-bench on the same working set and thread count. The cores
+// may be shared with other work, so one disturbed run says nothing: a pair outside 15% is
+// measured again, ours right before likwid-bench's so both see the same machine, up to
+// kCrossCheckRounds times; the last pair compared is recorded, and a ceiling is raised when the
+// new measurement beats it (a ceiling is a maximum).
+constexpr int kCrossCheckRounds = 5;
+
+void cross_check(Ceilings& c, double target_s, const std::function<void(const std::string&)>& progress) {
+  auto check = [&](std::string what, const std::string& unit, double& ours, const std::function<double()>& again,
+                   const std::string& test, int64_t bytes, int threads, int64_t iterations, bool flops) {
     CrossCheck x;
     x.what = std::move(what);
     x.unit = unit;
-    x.ours = ours;
     x.command = likwid_bench_command(test, bytes, threads, iterations);
     try {
-      for (int run = 0; run < kSamples; ++run) {  // the best of kSamples runs, as for ours
+      double now = ours;
+      for (int round = 0; round < kCrossCheckRounds && !x.ok; ++round) {
+        if (round > 0) {
+          now = again();
+          ours = std::max(ours, now);
+        }
         const LikwidBenchResult r = run_likwid_bench(test, bytes, threads, iterations);
-        x.likwid_bench = std::max(x.likwid_bench, (flops ? r.mflops_per_s : r.mbytes_per_s) * 1e-3);
+        x.ours = now;
+        x.likwid_bench = (flops ? r.mflops_per_s : r.mbytes_per_s) * 1e-3;
+        x.ratio = x.likwid_bench > 0 ? now / x.likwid_bench : 0;
+        x.ok = std::abs(x.ratio - 1) <= 0.15;
       }
-      x.ratio = x.likwid_bench > 0 ? ours / x.likwid_bench : 0;
-      x.ok = std::abs(x.ratio - 1) <= 0.15;
     } catch (const std::exception& e) {
       x.error = e.what();
     }
@@ -260,19 +310,27 @@ void cross_check(Ceilings& c, const std::function<void(const std::string&)>& pro
                          x.likwid_bench, unit, x.ratio, x.error.empty() ? (x.ok ? "" : "  OUTSIDE 15%") : "  " + x.error));
     c.crosscheck.push_back(std::move(x));
   };
-  for (const auto& p : c.peak_flops)
+  for (auto& p : c.peak_flops) {
+    const std::vector<int> cpus = pick_cpus(p.threads);
     check(fmt::format("peak {}, {} thread{}", p.isa, p.threads, p.threads > 1 ? "s" : ""), "GFLOP/s", p.gflops,
+          [&] { return measure_peak(isa_named(p.isa), cpus, target_s); },
           p.isa == "avx512" ? "peakflops_sp_avx512_fma" : "peakflops_sp_avx_fma", 32000ll * p.threads, p.threads,
           200000, true);  // 32 kB per thread (L1-resident); 200000 passes take about 0.2 s
-  for (const auto& b : c.bandwidth) {
-    const bool wide = b.isa == "avx512";
+  }
+  for (auto& b : c.bandwidth) {
+    const std::vector<int> cpus = pick_cpus(b.threads);
+    const bool wide = b.isa == "avx512", load = b.kernel == "load";
     // The FMA forms of likwid-bench's triad ("stream"), as ours uses an FMA.
-    const std::string test = b.kernel == "load" ? (wide ? "load_avx512" : "load_avx")
-                                                : (wide ? "stream_avx512_fma" : "stream_avx_fma");
+    const std::string test = load ? (wide ? "load_avx512" : "load_avx") : (wide ? "stream_avx512_fma" : "stream_avx_fma");
     // About 0.2 s at our rate (likwid-bench otherwise takes a second per run).
     const int64_t iterations = std::max<int64_t>(10, static_cast<int64_t>(0.2 * b.gbs * 1e9 / b.bytes));
     check(fmt::format("{} {} {}, {} thread{}", b.level, b.kernel, b.isa, b.threads, b.threads > 1 ? "s" : ""), "GB/s",
-          b.gbs, test, b.bytes, b.threads, iterations, false);
+          b.gbs,
+          [&] {
+            const auto [l, t] = measure_bandwidth(isa_named(b.isa), cpus, b.bytes_per_thread, target_s, load, !load);
+            return load ? l : t;
+          },
+          test, b.bytes, b.threads, iterations, false);
   }
 }
 
@@ -303,34 +361,20 @@ Ceilings run_calibration(const CalibrateOptions& options, const std::function<vo
   for (int t : threads) {
     const std::vector<int> cpus = pick_cpus(t);
     for (Isa isa : isas) {
-      const double flops_per_rep = fma_flops_per_iteration(isa) * kFmaChunk * t;
-      const double s = best_seconds_per_rep(cpus, target, [&](int, int64_t reps) { fma_peak(isa, kFmaChunk * reps); });
-      c.peak_flops.push_back({to_string(isa), t, flops_per_rep / s * 1e-9,
-                              fmt::format("fma_peak: {} independent packed FMA chains, registers only", kFmaAccumulators)});
+      c.peak_flops.push_back({to_string(isa), t, measure_peak(isa, cpus, target), fma_kernel_doc()});
       progress(fmt::format("peak {:<6} {} thread(s): {:8.1f} GFLOP/s", to_string(isa), t, c.peak_flops.back().gflops));
     }
     for (const LevelPlan& level : plans[t]) {
-      const auto buffers = allocate_per_worker(cpus, level.bytes_per_thread);
-      const size_t floats = static_cast<size_t>(level.bytes_per_thread) / sizeof(float);
-      const size_t third = floats / 3;
-      const double load_s = best_seconds_per_rep(cpus, target, [&](int w, int64_t reps) {
-        load_stream(wide, buffers[w].get(), floats, reps);
-      });
-      const double triad_s = best_seconds_per_rep(cpus, target, [&](int w, int64_t reps) {
-        float* base = buffers[w].get();
-        triad_stream(wide, base, base + third, base + 2 * third, third, reps);
-      });
-      for (const auto& [kernel, seconds, bytes] :
-           {std::tuple{"load", load_s, floats * sizeof(float)}, std::tuple{"triad", triad_s, 3 * third * sizeof(float)}}) {
-        c.bandwidth.push_back({level.level, kernel, to_string(wide), t, level.bytes, level.bytes_per_thread,
-                               static_cast<double>(bytes) * t / seconds * 1e-9});
+      const auto [load, triad] = measure_bandwidth(wide, cpus, level.bytes_per_thread, target, true, true);
+      for (const auto& [kernel, gbs] : {std::pair{"load", load}, std::pair{"triad", triad}}) {
+        c.bandwidth.push_back({level.level, kernel, to_string(wide), t, level.bytes, level.bytes_per_thread, gbs});
         progress(fmt::format("{:<4} {:<5} {} thread(s), {:>10}: {:8.1f} GB/s", level.level, kernel, t,
-                             format_bytes(static_cast<double>(level.bytes)), c.bandwidth.back().gbs));
+                             format_bytes(static_cast<double>(level.bytes)), gbs));
       }
     }
   }
   if (options.crosscheck) {
-    if (likwid_bench_available()) cross_check(c, progress);
+    if (likwid_bench_available()) cross_check(c, target, progress);
     else c.notes.push_back("crosscheck asked for, but likwid-bench is not installed (Debian package likwid)");
   }
   return c;

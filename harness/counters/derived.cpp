@@ -117,7 +117,9 @@ DerivedMetrics derive_metrics(const PointInputs& in) {
   if (c.mem_bytes) {
     d.mem_bytes = c.mem_bytes->value;
     d.bandwidth_basis = BandwidthBasis::MemoryController;
-  } else if (c.llc_misses) {
+  } else if (c.llc_misses && c.llc_misses->source == Source::Hw) {
+    // Only hardware misses are traffic of the timed run; simulated ones (cachesim, another run,
+    // maybe another CPU's caches) never become a bandwidth.
     d.mem_bytes = c.llc_misses->value * in.line_bytes;
     d.bandwidth_basis = BandwidthBasis::LlcMissEstimate;
   }

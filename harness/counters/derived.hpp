@@ -62,7 +62,7 @@ struct DerivedMetrics {
   std::optional<double> llc_misses_per_token;
   std::optional<double> llc_misses_per_kilo_instruction;
   std::optional<double> llc_miss_ratio;          // misses / references
-  std::optional<double> mem_bytes;               // per call
+  std::optional<double> mem_bytes;               // per call; the miss estimate from hw misses only
   std::optional<double> mem_bw_gbs;
   BandwidthBasis bandwidth_basis = BandwidthBasis::None;
   FlopAgreement flop_agreement = FlopAgreement::Unmeasured;
