@@ -137,6 +137,10 @@ for f in "$tmp"/results/slurm_tiny/*/*/points.csv; do
   case $f in */merged-*) ;; *) shards=$((shards + 1)) ;; esac
 done
 [ "$shards" -eq 3 ] || fail "expected 3 shard run folders, found $shards"
+# The tasks ran with the script's pinning: one OpenMP place per core, bound close.
+for m in "$tmp"/results/slurm_tiny/*/*/machine.json; do
+  grep -q '"pinning": "OMP_PLACES=cores (user) OMP_PROC_BIND=close (user)"' "$m" || fail "$m: not pinned by the script"
+done
 status=$(tail -n +2 "$merged/points.csv" | grep -vc ',ok,' || true)
 [ "$status" -eq 0 ] || fail "$status points did not finish ok"
 echo "PASSED: $(echo "$got" | wc -l) points in 3 shards merged into $merged"
