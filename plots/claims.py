@@ -84,7 +84,7 @@ def _pairs(claim, points):
     impl = claim.baseline.split(":", 1)[1]
     base = points[(points["variant"] == claim.variant) & (points["impl"] == impl)]
     params = [c for c in points.columns if c.startswith("p_") and c != "p_impl"]
-    keys = ds.KEYS + ["d_out"] + params
+    keys = ds.KEYS + params
     base = base[keys + ["time_median_s", "flops_model"]].rename(
         columns={"time_median_s": "base_time_s", "flops_model": "base_flops"})
     # Parameters that are empty for this variant must still join: compare them as text.

@@ -84,11 +84,13 @@ def series_labels(df):
     return df.apply(label, axis=1) if len(df) else pd.Series(dtype=str)
 
 
-KEYS = ["machine_id", "tokens", "threads", "d_in", "precision"]
+KEYS = ["machine_id", "tokens", "threads", "d_in", "d_out", "precision"]
+# Not a whole FFN layer: compared within its own impls, not to gemm_ffn (bh4 is LookupFFN's projection).
+NOT_A_LAYER = {"bh4"}
 
 
 def dense_baseline(points, d_ff=None):
-    """The dense baseline per (machine, tokens, threads, d_in, precision): the fastest gemm_ffn
+    """The dense baseline per (machine, tokens, threads, d_in, d_out, precision): the fastest gemm_ffn
     impl at d_ff = `d_ff`, or, when not given, at d_ff = 4·d where that was measured (the usual
     transformer FFN: 512→2048, 768→3072) and else at the largest d_ff measured for that d.
     Columns: the keys, base_time_s, base_flops, base_impl, base_d_ff."""
@@ -113,9 +115,10 @@ def dense_baseline(points, d_ff=None):
 
 
 def speedups(points, d_ff=None):
-    """Every non-baseline point with its speedup over dense_baseline() at the same machine,
-    tokens, threads, d and precision (baseline time / its time) and its FLOP ratio."""
-    others = points[points["variant"] != BASELINE]
+    """Every point of a whole FFN layer other than the baseline, with its speedup over
+    dense_baseline() at the same machine, tokens, threads, d_in, d_out and precision (baseline
+    time / its time) and its FLOP ratio."""
+    others = points[(points["variant"] != BASELINE) & ~points["variant"].isin(NOT_A_LAYER)]
     out = others.merge(dense_baseline(points, d_ff), on=KEYS, how="inner")
     out["speedup"] = out["base_time_s"] / out["time_median_s"]
     out["flop_ratio"] = out["base_flops"] / out["flops_model"]

@@ -123,7 +123,6 @@ for k in 1 2 3; do
 done
 merged=$tmp/results/slurm_tiny/merged-$array
 [ -f "$merged/points.csv" ] || fail "the merge job wrote no $merged/points.csv"
-ls -d "$tmp"/results/slurm_tiny/*/*/points.csv > /dev/null
 
 # The merged points are the unsharded grid, each once.
 expected=$("$ffnbench" sweep "$ini" --dry-run | sed 's/  \[invalid\]$//' | sort)
@@ -133,8 +132,15 @@ if [ "$expected" != "$got" ]; then
   diff <(echo "$expected") <(echo "$got") >&2 || true
   fail "merged points differ from the unsharded grid"
 fi
-shards=$(ls -d "$tmp"/results/slurm_tiny/*/*/points.csv | grep -vc merged-)
+shards=0
+for f in "$tmp"/results/slurm_tiny/*/*/points.csv; do
+  case $f in */merged-*) ;; *) shards=$((shards + 1)) ;; esac
+done
 [ "$shards" -eq 3 ] || fail "expected 3 shard run folders, found $shards"
+# The tasks ran with the script's pinning: one OpenMP place per core, bound close.
+for m in "$tmp"/results/slurm_tiny/*/*/machine.json; do
+  grep -q '"pinning": "OMP_PLACES=cores (user) OMP_PROC_BIND=close (user)"' "$m" || fail "$m: not pinned by the script"
+done
 status=$(tail -n +2 "$merged/points.csv" | grep -vc ',ok,' || true)
 [ "$status" -eq 0 ] || fail "$status points did not finish ok"
 echo "PASSED: $(echo "$got" | wc -l) points in 3 shards merged into $merged"

@@ -14,11 +14,18 @@ namespace ffnbench {
 
 namespace {
 
-bool up_to_date(const fs::path& view, const fs::path& source) {
+// Newer than everything it is cut from: the dataset's CSVs and this machine's JSON files.
+bool up_to_date(const fs::path& view, const fs::path& dataset, const std::string& id) {
   std::error_code ec;
-  auto v = fs::last_write_time(view / "points.csv", ec);
+  const auto written = fs::last_write_time(view / "points.csv", ec);
   if (ec) return false;
-  return v >= fs::last_write_time(source);
+  for (const fs::path& source : {dataset / "points.csv", dataset / "stages.csv", dataset / "reps.csv",
+                                 dataset / "counters.csv", dataset / "machines" / (id + ".json"),
+                                 dataset / "ceilings" / (id + ".json")}) {
+    auto t = fs::last_write_time(source, ec);
+    if (!ec && t > written) return false;
+  }
+  return true;
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -62,7 +69,7 @@ std::vector<std::string> write_machine_views(const Dataset& d) {
   for (const auto& [id, machine] : d.machines) {
     const fs::path view = root / id;
     views.push_back(view.string());
-    if (up_to_date(view, fs::path(d.path) / "points.csv")) continue;
+    if (up_to_date(view, d.path, id)) continue;
     // Written aside and swapped in: figures/ of an older view goes with it (it is stale).
     const fs::path tmp = root / ("." + id + ".partial-" + std::to_string(::getpid()));
     fs::remove_all(tmp);

@@ -11,7 +11,7 @@ namespace ffnbench {
 
 // Writes <dataset>/by_machine/<machine_id>/: points.csv with that machine's rows, stages/reps/
 // counters.csv with the rows of its runs, machine.json, ceilings.json where calibrated,
-// experiment.ini. A view newer than the dataset's points.csv is kept as it is. Returns the view
+// experiment.ini. A view newer than the files it is cut from is kept as it is. Returns the view
 // folders, in machine_id order.
 std::vector<std::string> write_machine_views(const Dataset& dataset);
 
