@@ -9,6 +9,7 @@ packages=(
   valgrind                                        # the cachesim counter backend
   libfmt-dev libboost-program-options-dev nlohmann-json3-dev
   libopenblas-openmp-dev libdnnl-dev              # dense baselines: OpenBLAS (OpenMP), oneDNN
+  ocl-icd-opencl-dev                              # oneDNN's CMake config requires OpenCL (its GPU runtime)
   python3 python3-matplotlib python3-pandas       # figures
   slurmctld slurmd slurm-client munge            # tests: the SLURM job array on a one-node cluster
 )
