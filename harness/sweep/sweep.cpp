@@ -10,6 +10,7 @@
 
 #include "core/registry.hpp"
 #include "counters/backend.hpp"
+#include "counters/factory.hpp"
 #include "machine/machine_info.hpp"
 #include "machine/topology.hpp"
 #include "results/run_folder.hpp"
@@ -24,8 +25,9 @@ namespace ffnbench {
 
 namespace {
 
-// Forward calls a re-running backend counts per point: deterministic, so a few suffice.
-constexpr int kOfflineIterations = 2;
+// Forward calls a re-running backend counts per point (after its warm-up call). The simulated
+// counts are deterministic, and each simulated call costs ~100x a native one: one suffices.
+constexpr int kOfflineIterations = 1;
 
 void on_sigint(int) {
   if (g_interrupted.exchange(true)) std::_Exit(130);  // a second Ctrl-C: leave at once
@@ -40,7 +42,8 @@ std::vector<std::string> parameter_columns(const Experiment& x) {
 }
 
 // The counter backend: as asked, or auto-detected; an unusable one falls back with its reason.
-std::unique_ptr<CounterBackend> choose_backend(const Experiment& x, std::vector<std::string>& log) {
+std::unique_ptr<CounterBackend> choose_backend(const Experiment& x, int max_threads,
+                                               std::vector<std::string>& log) {
   if (x.counters != "auto") {
     auto backend = make_counter_backend(x.counters);  // ConfigError for unknown names
     BackendStatus status = backend->probe();
@@ -48,7 +51,7 @@ std::unique_ptr<CounterBackend> choose_backend(const Experiment& x, std::vector<
     log.push_back(fmt::format("counters: {} unavailable ({}); falling back to auto-detection",
                               x.counters, status.reason));
   }
-  return detect_counter_backend(log);
+  return detect_counter_backend(x.events, max_threads, log);  // the first that knows the events
 }
 
 struct Tally {
@@ -101,10 +104,10 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   initialize_timing_engine(opt.benchmark_flags);
 
   std::vector<std::string> log;
-  auto backend = choose_backend(x, log);
-  for (const auto& [key, value] : x.counter_options) backend->set_option(key, value);
   int max_threads = 1;
   for (const auto& p : points) max_threads = std::max(max_threads, p.threads);
+  auto backend = choose_backend(x, max_threads, log);
+  for (const auto& [key, value] : x.counter_options) backend->set_option(key, value);
   backend->configure(x.events, max_threads);  // unknown events: ConfigError, nothing written yet
   for (const auto& line : log) std::fprintf(stderr, "%s\n", line.c_str());
   for (const auto& [event, reason] : backend->unavailable())
