@@ -55,16 +55,29 @@ bool machine_has_pmu() {
   return papi->unavailable().empty();
 }
 
-TEST(CountersPapi, ProbeSaysWhetherOnlySoftwareEventsCount) {
+TEST(CountersPapiProbe, SaysWhetherOnlySoftwareEventsCountOrWhyNothingDoes) {
   auto papi = make_counter_backend("papi");
   BackendStatus status = papi->probe();
-  ASSERT_TRUE(status.available) << status.reason;
+  EXPECT_EQ(status.reason.find('\n'), std::string::npos);
+  if (!status.available) {  // e.g. a libpfm4 older than this CPU: PAPI switched its CPU component off
+    EXPECT_TRUE(status.reason.rfind("PAPI's perf_event component is disabled: ", 0) == 0) << status.reason;
+    GTEST_SKIP() << "PAPI counts nothing on this machine: " << status.reason;
+  }
   if (machine_has_pmu())
     EXPECT_NE(status.reason.find("presets available"), std::string::npos) << status.reason;
   else
     EXPECT_EQ(status.reason,
               "no PMU: hardware presets unavailable (papi_avail lists none); software events only");
 }
+
+// The tests below need PAPI to count at least perf's software events.
+class CountersPapi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const BackendStatus status = make_counter_backend("papi")->probe();
+    if (!status.available) GTEST_SKIP() << "PAPI counts nothing on this machine: " << status.reason;
+  }
+};
 
 // CPU time of every worker of a `threads` team, summed. TASK-CLOCK between start() and stop()
 // lies between the CPU time of the work inside and that of a bracket around start..stop: it
@@ -98,7 +111,7 @@ void expect_bracketed(const Bracketed& m) {
   EXPECT_LE(m.counted_s, m.outer_cpu_s + slack) << "inner " << m.inner_cpu_s << " outer " << m.outer_cpu_s;
 }
 
-TEST(CountersPapi, TaskClockIsTheWorkersCpuTime) {
+TEST_F(CountersPapi, TaskClockIsTheWorkersCpuTime) {
   auto papi = make_counter_backend("papi");
   papi->configure({"perf::TASK-CLOCK", "perf::PAGE-FAULTS"}, kThreads);
   EXPECT_TRUE(papi->unavailable().empty());
@@ -119,7 +132,7 @@ TEST(CountersPapi, TaskClockIsTheWorkersCpuTime) {
   EXPECT_DOUBLE_EQ(clock.running_s, clock.enabled_s);
 }
 
-TEST(CountersPapi, PageFaultsCountEveryFirstTouchedPageInEveryWorker) {
+TEST_F(CountersPapi, PageFaultsCountEveryFirstTouchedPageInEveryWorker) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t pages = 8192;  // 32 MiB of 4 KiB pages
   void* mem = mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -140,7 +153,7 @@ TEST(CountersPapi, PageFaultsCountEveryFirstTouchedPageInEveryWorker) {
   EXPECT_LT(faults, 1.5 * pages + 1000);
 }
 
-TEST(CountersPapi, EachIntervalStartsFromZero) {
+TEST_F(CountersPapi, EachIntervalStartsFromZero) {
   auto papi = make_counter_backend("papi");
   papi->configure({"perf::TASK-CLOCK"}, kThreads);
   const Bracketed busy = measure_task_clock(*papi, kThreads, 0.03);
@@ -150,7 +163,7 @@ TEST(CountersPapi, EachIntervalStartsFromZero) {
   EXPECT_GE(busy.counted_s, kThreads * 0.03 - 1e-3);
 }
 
-TEST(CountersPapi, ReconfiguringForAnotherThreadCountCountsEveryWorker) {
+TEST_F(CountersPapi, ReconfiguringForAnotherThreadCountCountsEveryWorker) {
   auto papi = make_counter_backend("papi");
   papi->configure({"perf::TASK-CLOCK"}, kThreads);
   papi->configure({"perf::TASK-CLOCK"}, 1);
@@ -161,7 +174,7 @@ TEST(CountersPapi, ReconfiguringForAnotherThreadCountCountsEveryWorker) {
   EXPECT_GE(two.counted_s, kThreads * 0.02 - 1e-3);
 }
 
-TEST(CountersPapi, UnknownEventIsAConfigErrorNamingIt) {
+TEST_F(CountersPapi, UnknownEventIsAConfigErrorNamingIt) {
   auto papi = make_counter_backend("papi");
   try {
     papi->configure({"perf::TASK-CLOCK", "NO_SUCH_EVENT_XYZ"}, 1);
@@ -176,7 +189,7 @@ TEST(CountersPapi, UnknownEventIsAConfigErrorNamingIt) {
   }
 }
 
-TEST(CountersPapi, HardwareEventsWithoutPmuAreUnavailableWithPapisReason) {
+TEST_F(CountersPapi, HardwareEventsWithoutPmuAreUnavailableWithPapisReason) {
   if (machine_has_pmu()) GTEST_SKIP() << "this machine has a PMU: PAPI_SP_OPS may count here";
   auto papi = make_counter_backend("papi");
   papi->configure({"PAPI_SP_OPS", "perf::TASK-CLOCK", "perf::INSTRUCTIONS"}, kThreads);
@@ -199,7 +212,7 @@ TEST(CountersPapi, HardwareEventsWithoutPmuAreUnavailableWithPapisReason) {
   EXPECT_GT(values[0].value, 0);
 }
 
-TEST(CountersPapi, BackendNeutralAliasesExpandToPresets) {
+TEST_F(CountersPapi, BackendNeutralAliasesExpandToPresets) {
   auto papi = make_counter_backend("papi");
   papi->configure({"flops", "llc", "mem", "perf::TASK-CLOCK"}, 1);
   std::vector<std::string> asked;  // every alias shows up as counted or as unavailable, by its PAPI name
@@ -214,7 +227,7 @@ TEST(CountersPapi, BackendNeutralAliasesExpandToPresets) {
   EXPECT_NE(mem->second.find("no portable memory-controller event"), std::string::npos);
 }
 
-TEST(CountersPapi, HardwareInstructionsCountWhereAPmuExists) {
+TEST_F(CountersPapi, HardwareInstructionsCountWhereAPmuExists) {
   if (!machine_has_pmu())
     GTEST_SKIP() << "no PMU on this machine (papi_avail lists no presets): hardware counting untestable";
   auto papi = make_counter_backend("papi");

@@ -41,6 +41,11 @@ class CounterBackend {
   // here are kept out and reported by unavailable().
   virtual void configure(const std::vector<std::string>& events, int threads) = 0;
 
+  // Throws ConfigError("events", name, allowed) for names this backend can tell are wrong without
+  // counting anything (e.g. a misspelt PAPI preset), even where probe() fails: when no backend
+  // counts here, a bad name is still exit status 2, not a silent `none`.
+  virtual void check_event_names(const std::vector<std::string>& events) { (void)events; }
+
   // Around the timed loop of one repetition, called on the benchmark thread. In-process backends
   // reach every OpenMP worker themselves (one `omp parallel` region in start and in stop).
   virtual void start() = 0;

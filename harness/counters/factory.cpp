@@ -82,7 +82,10 @@ std::unique_ptr<CounterBackend> detect_counter_backend(const std::vector<std::st
       log.push_back(fmt::format("counters: {} unavailable ({}); trying the next backend", e.name, status.reason));
       continue;
     }
-    if (e.name == "none" && first_refusal) throw *first_refusal;
+    if (e.name == "none") {  // nothing counts here: still refuse every name that is surely wrong
+      if (first_refusal) throw *first_refusal;
+      for (const auto& other : sorted_entries()) other.make()->check_event_names(events);
+    }
     try {
       backend->configure(events, threads);
       return backend;

@@ -98,10 +98,12 @@ std::string cpu_short_name() {
   return info != nullptr && info->short_name != nullptr ? info->short_name : "unknown";
 }
 
-// Groups likwid knows for this CPU.
+// Groups likwid knows for this CPU (none for a CPU newer than likwid, which then complains on
+// stderr about a missing perfgroups folder: our reason line says it instead).
 std::vector<std::string> available_groups() {
   char **names = nullptr, **shorts = nullptr, **longs = nullptr;
-  const int n = perfmon_getGroups(&names, &shorts, &longs);
+  int n = 0;
+  capture_stderr([&] { n = perfmon_getGroups(&names, &shorts, &longs); });
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) out.emplace_back(names[i]);
   if (n > 0) perfmon_returnGroups(n, names, shorts, longs);

@@ -35,6 +35,10 @@ namespace {
 constexpr const char* kNoPmuReason =
     "no PMU: hardware presets unavailable (papi_avail lists none); software events only";
 
+constexpr const char* kEventsAllowed =
+    "a PAPI preset (papi_avail, e.g. PAPI_SP_OPS) or native event (papi_native_avail, e.g. "
+    "perf::TASK-CLOCK) known on this machine";
+
 unsigned long papi_thread_id() { return static_cast<unsigned long>(pthread_self()); }
 
 // PAPI_library_init and PAPI_thread_init once per process; the result (or why it failed) is kept.
@@ -76,6 +80,20 @@ bool is_software_event(int code) {
 bool is_cpu_component(int cidx) {
   const PAPI_component_info_t* info = PAPI_get_component_info(cidx);
   return info != nullptr && std::strcmp(info->name, "perf_event") == 0;
+}
+
+// Why PAPI's CPU component (which also serves perf's software events) is switched off, or "" when
+// it is on. E.g. a libpfm4 older than the CPU finds "no default PMU" and PAPI disables the whole
+// component, software events included.
+std::string cpu_component_disabled_reason() {
+  for (int cidx = 0; cidx < PAPI_num_components(); ++cidx) {
+    const PAPI_component_info_t* info = PAPI_get_component_info(cidx);
+    if (info == nullptr || std::strcmp(info->name, "perf_event") != 0) continue;
+    if (!info->disabled) return {};
+    return fmt::format("PAPI's perf_event component is disabled: {} (papi_component_avail)",
+                       info->disabled_reason);
+  }
+  return "PAPI was built without its perf_event component";
 }
 
 // Tries one event alone on a scratch set of the calling thread: PAPI_OK or PAPI's error code.
@@ -146,6 +164,7 @@ class PapiBackend final : public CounterBackend {
 
   BackendStatus probe() override {
     if (!papi_init_error().empty()) return {false, papi_init_error()};
+    if (const std::string off = cpu_component_disabled_reason(); !off.empty()) return {false, off};
     int code = 0;
     int rc = PAPI_event_name_to_code("perf::TASK-CLOCK", &code);
     if (rc == PAPI_OK) rc = try_add_alone(code);
@@ -154,6 +173,16 @@ class PapiBackend final : public CounterBackend {
                                  "/proc/sys/kernel/perf_event_paranoid)", PAPI_strerror(rc))};
     if (available_preset_count() == 0) return {true, kNoPmuReason};
     return {true, fmt::format("{} PAPI presets available", available_preset_count())};
+  }
+
+  // PAPI's preset table is known even when its CPU component is off; native names are not.
+  void check_event_names(const std::vector<std::string>& events) override {
+    if (!papi_init_error().empty()) return;
+    for (const auto& name : expand_aliases(events)) {
+      int code = 0;
+      if (name.rfind("PAPI_", 0) == 0 && PAPI_event_name_to_code(name.c_str(), &code) != PAPI_OK)
+        throw ConfigError("events", name, kEventsAllowed);
+    }
   }
 
   void configure(const std::vector<std::string>& events, int threads) override {
@@ -172,9 +201,7 @@ class PapiBackend final : public CounterBackend {
       Event e;
       e.name = name;
       if (PAPI_event_name_to_code(name.c_str(), &e.code) != PAPI_OK)
-        throw ConfigError("events", name,
-                          "a PAPI preset (papi_avail, e.g. PAPI_SP_OPS) or native event "
-                          "(papi_native_avail, e.g. perf::TASK-CLOCK) known on this machine");
+        throw ConfigError("events", name, kEventsAllowed);
       int rc = try_add_alone(e.code);
       if (rc != PAPI_OK) {
         unavailable_.emplace_back(name, unavailable_reason(name, e.code, rc));
