@@ -7,6 +7,7 @@
 
 #include "cli/command.hpp"
 #include "core/params.hpp"
+#include "machine/blas_kernels.hpp"
 #include "sweep/pinning.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ffnbench::ensure_openblas_kernels_match_cpu(argv);  // may run the program again, before anything else
   ffnbench::configure_pinning();  // before any OpenMP region starts the runtime
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     print_usage();

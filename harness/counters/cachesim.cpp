@@ -19,6 +19,7 @@
 #include "calibrate/caches.hpp"
 #include "core/params.hpp"
 #include "counters/factory.hpp"
+#include "machine/blas_kernels.hpp"
 
 extern char** environ;
 
@@ -224,7 +225,15 @@ std::vector<CounterValue> cachesim_measure(const std::vector<std::string>& comma
   posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
-  const int spawn_rc = posix_spawnp(&pid, "valgrind", &actions, nullptr, argv.data(), environ);
+  // valgrind executes no AVX-512: OpenBLAS in the child gets the best kernels it can run.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "OPENBLAS_CORETYPE=", 18) != 0 || openblas_core_for_valgrind().empty()) env_strings.emplace_back(*e);
+  if (!openblas_core_for_valgrind().empty()) env_strings.push_back("OPENBLAS_CORETYPE=" + openblas_core_for_valgrind());
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int spawn_rc = posix_spawnp(&pid, "valgrind", &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   int status = 0;
   if (spawn_rc == 0) waitpid(pid, &status, 0);

@@ -21,6 +21,7 @@
 #include "build_info.hpp"
 #include "core/params.hpp"
 #include "machine/topology.hpp"
+#include "machine/blas_kernels.hpp"
 
 namespace ffnbench {
 
@@ -145,6 +146,7 @@ nlohmann::json machine_json(const std::string& command_line) {
         {"flags", build_info::kFlags}, {"ffnbench_version", build_info::kVersion}}},
       {"libraries",
        {{"openblas", fmt::format("{} ({}, core {})", OPENBLAS_VERSION, blas_config, blas_core)},
+        {"openblas_core_note", openblas_core_note()},
         {"onednn", fmt::format("{}.{}.{} ({})", dv->major, dv->minor, dv->patch, dv->hash)},
         {"papi", papi},
         {"boost", BOOST_LIB_VERSION},
