@@ -1,6 +1,7 @@
 // fff: every impl vs the reference on odd widths and depths 0, 1 and deep, both forms, several
 // trees; the path a token takes on hand-made weights; validation.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <omp.h>
 
 #include "common/aligned.hpp"
@@ -33,6 +34,32 @@ TEST(Fff, EveryImplMatchesTheReferenceAcrossFormsDepthsAndTrees) {
             EXPECT_EQ(g.mismatched_rows, 0) << impl << " depth=" << depth << " leaf=" << leaf << " trees=" << trees << ": " << g.detail;
           }
   }
+}
+
+TEST(Fff, LevelBatchedMatchesTheReferenceForEveryTileSize) {
+  // Tiles of 1 (no sharing), 3 (groups smaller than the four-token pass), 16 and one tile over
+  // all tokens, with a tail tile; both forms.
+  for (const char* tile : {"1", "3", "16", "200"})
+    for (const char* leaf : {"0", "6"}) {
+      auto k = build({{"impl", "level_batched"}, {"tile", tile}, {"depth", "4"}, {"leaf_width", leaf},
+                      {"trees", "2"}, {"d", "33"}, {"d_out", "19"}},
+                     150);
+      GateResult g = test_support::check_all_rows(*k, 150);
+      EXPECT_EQ(g.mismatched_rows, 0) << "tile=" << tile << " leaf=" << leaf << ": " << g.detail;
+    }
+}
+
+TEST(Fff, LevelBatchedReadsEachNodeRowOncePerTile) {
+  // Depth 0: every token of a tile is at the root, so a tile reads one row; 150 tokens in tiles
+  // of 16 are 10 tiles, per_token reads a row per token.
+  auto batched = build({{"impl", "level_batched"}, {"tile", "16"}, {"depth", "0"}, {"d", "8"}}, 150);
+  auto walk = build({{"impl", "per_token"}, {"depth", "0"}, {"d", "8"}}, 150);
+  AlignedVector<float> X(150 * 8), Y(150 * 8);
+  fill_uniform(X.data(), X.size(), 3, 1, -1.0f, 1.0f);
+  batched->forward(X.data(), Y.data(), 150, nullptr);
+  walk->forward(X.data(), Y.data(), 150, nullptr);
+  EXPECT_EQ(batched->extras().at("rows_read_per_token"), fmt::format("{:.3f}", 10.0 / 150));
+  EXPECT_EQ(walk->extras().at("rows_read_per_token"), "1.000");
 }
 
 TEST(Fff, CostIsFourDPerLevelInTheUltraFastBertForm) {

@@ -6,14 +6,16 @@
 // and the chosen leaf is a dense FFN d → ℓ → d_out with biases and ReLU (the output bias kept,
 // which the original code's eval path forgets).
 // Cost per token and tree: UltraFastBERT 4·d·(D+1) FLOPs (d_out = d); FFF 2·d·D + 2·ℓ·(d + d_out).
-// impls: per_token (each token walks its path; vector dot/axpy), level_batched (tokens bucketed
-// by node at each level, so a node's rows are read once per level for all its tokens), matrix
-// (FastFF: the logits of every node as one GEMM, then the path mask, and the output as a GEMM
-// of the masked activations with all output rows).
+// impls: per_token (each token walks its path; vector dot/axpy), level_batched (tiles of tokens
+// walk level by level, grouped by node, so a node's rows are read once per tile for all its
+// tokens), matrix (FastFF: the logits of every node as one GEMM, then the path mask, and the
+// output as a GEMM of the masked activations with all output rows).
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <numeric>
 
@@ -28,10 +30,8 @@
 namespace ffnbench {
 namespace {
 
-constexpr int kMaxLevelStages = 24;
-
 struct FffShape {
-  int64_t d, d_out, depth, trees, leaf;
+  int64_t d, d_out, depth, trees, leaf, tile;
   bool gelu;
   int64_t nodes() const { return leaf > 0 ? (int64_t{1} << depth) - 1 : (int64_t{2} << depth) - 1; }
   int64_t leaves() const { return int64_t{1} << depth; }
@@ -48,21 +48,74 @@ struct FffShape {
     s.depth = c.integer("depth");
     s.trees = c.integer("trees");
     s.leaf = c.integer("leaf_width");
+    s.tile = c.integer("tile");
     s.gelu = c.str("activation") == "gelu";
     return s;
   }
 };
 
+// 16 floats as one vector value; GCC lowers it to whatever the target has (one zmm, two ymm).
+using Float16 = float __attribute__((vector_size(64)));
+
+inline Float16 load16(const float* p) {
+  Float16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Four independent partial sums: with one, every FMA would wait for the previous one's result
+// (the step's dot product is on the walk's critical path: the next row depends on its sign).
 inline float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  Float16 s0{}, s1{}, s2{}, s3{};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    s0 += load16(a + i) * load16(b + i);
+    s1 += load16(a + i + 16) * load16(b + i + 16);
+    s2 += load16(a + i + 32) * load16(b + i + 32);
+    s3 += load16(a + i + 48) * load16(b + i + 48);
+  }
+  for (; i + 16 <= n; i += 16) s0 += load16(a + i) * load16(b + i);
+  const Float16 s = (s0 + s1) + (s2 + s3);
+  float sum = 0.0f;
+  for (int k = 0; k < 16; ++k) sum += s[k];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 inline void axpy(float* y, const float* row, float s, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] += s * row[i];
+}
+
+// Four tokens, each against its own row (rows may coincide): four independent FMA chains and,
+// where the rows differ, four rows streaming at once instead of one dependent walk at a time.
+inline void dot4(const float* const row[4], const float* const x[4], int64_t n, float out[4]) {
+  Float16 s0{}, s1{}, s2{}, s3{};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 += load16(row[0] + i) * load16(x[0] + i);
+    s1 += load16(row[1] + i) * load16(x[1] + i);
+    s2 += load16(row[2] + i) * load16(x[2] + i);
+    s3 += load16(row[3] + i) * load16(x[3] + i);
+  }
+  const Float16* s[4] = {&s0, &s1, &s2, &s3};
+  for (int q = 0; q < 4; ++q) {
+    float sum = 0.0f;
+    for (int k = 0; k < 16; ++k) sum += (*s[q])[k];
+    for (int64_t j = i; j < n; ++j) sum += row[q][j] * x[q][j];
+    out[q] = sum;
+  }
+}
+
+inline void axpy4(float* const y[4], const float* const row[4], const float a[4], int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int q = 0; q < 4; ++q) {
+      const Float16 v = load16(y[q] + i) + a[q] * load16(row[q] + i);
+      std::memcpy(y[q] + i, &v, sizeof v);
+    }
+  for (; i < n; ++i)
+    for (int q = 0; q < 4; ++q) y[q][i] += a[q] * row[q][i];
 }
 
 class FffKernel final : public Kernel {
@@ -164,11 +217,7 @@ class FffKernel final : public Kernel {
 
   std::vector<std::string> stage_names() const override {
     if (impl_ == "matrix") return {"logits", "mask", "output"};
-    if (impl_ == "per_token") return {"walk"};
-    std::vector<std::string> names;
-    for (int64_t l = 0; l < std::min<int64_t>(s_.levels(), kMaxLevelStages); ++l) names.push_back(fmt::format("level_{}", l));
-    if (s_.leaf > 0) names.push_back("leaf");
-    return names;
+    return {"walk"};
   }
 
   std::vector<MemoryRegion> memory_regions() const override {
@@ -176,10 +225,18 @@ class FffKernel final : public Kernel {
             {leaf_w2_.data(), leaf_w2_.size() * 4}};
   }
 
+  // rows_read_gbs: node rows the walk actually read (per_token: every step; level_batched: once
+  // per node group of a tile) per second, to set against the bandwidth of the cache level the
+  // tree lives in (calibrate's ceilings). The leaves' dense FFNs are not counted.
   std::map<std::string, std::string> extras() const override {
     std::map<std::string, std::string> e;
-    const double bytes = cost(last_tokens_).weight_bytes;
-    if (last_seconds_ > 0) e["rows_gbs"] = fmt::format("{:.2f}", bytes / last_seconds_ / 1e9);
+    const double row_bytes = 4.0 * (s_.d + (s_.leaf == 0 ? s_.d_out : 0));
+    const double rows_read = impl_ == "per_token" ? double(last_tokens_) * s_.trees * s_.levels()
+                             : impl_ == "level_batched" ? double(last_row_groups_) : 0.0;
+    if (last_seconds_ > 0 && rows_read > 0) {
+      e["rows_read_gbs"] = fmt::format("{:.2f}", rows_read * row_bytes / last_seconds_ / 1e9);
+      e["rows_read_per_token"] = fmt::format("{:.3f}", rows_read / (double(last_tokens_) * s_.trees));
+    }
     if (impl_ == "matrix" && s_.leaf == 0)
       e["matrix_flops"] = fmt::format("{:.4g}", 2.0 * last_tokens_ * s_.trees * s_.nodes() * (s_.d + s_.d_out));
     return e;
@@ -189,8 +246,6 @@ class FffKernel final : public Kernel {
   void reserve(int64_t tokens) {
     if (static_cast<int64_t>(node_.size()) >= tokens) return;
     node_.resize(tokens);
-    order_.resize(tokens);
-    z_.resize(tokens);
     hidden_.resize(static_cast<size_t>(omp_get_max_threads()) * std::max<int64_t>(s_.leaf, 1));
     if (impl_ == "matrix") {
       const double bytes = 4.0 * tokens * s_.nodes() * 2;
@@ -233,44 +288,66 @@ class FffKernel final : public Kernel {
     }
   }
 
-  // Tokens sorted by their current node (counting sort over the level's 2^l nodes); each thread
-  // takes whole nodes, so a node's rows serve all its tokens while in cache.
-  void bucket_by_node(int64_t tokens, int64_t first, int64_t count, std::vector<int64_t>& starts) {
-    starts.assign(count + 1, 0);
-    for (int64_t t = 0; t < tokens; ++t) ++starts[node_[t] - first + 1];
-    std::partial_sum(starts.begin(), starts.end(), starts.begin());
-    std::vector<int64_t> next(starts.begin(), starts.end() - 1);
-    for (int64_t t = 0; t < tokens; ++t) order_[next[node_[t] - first]++] = t;
+  // One step for four tokens ts[0..4) of a tile at nodes tile_node[ts[q]] of `tree`.
+  void step4(int64_t tree, const int64_t* ts, const float* X, float* Y, int64_t* tile_node) const {
+    const float* x[4];
+    const float* w_in[4];
+    const float* w_out[4];
+    float* y[4];
+    int64_t n[4];
+    for (int q = 0; q < 4; ++q) {
+      n[q] = tree * s_.nodes() + tile_node[ts[q]];
+      x[q] = X + ts[q] * s_.d;
+      y[q] = Y + ts[q] * s_.d_out;
+      w_in[q] = w_in_.data() + n[q] * s_.d;
+      w_out[q] = s_.leaf == 0 ? w_out_.data() + n[q] * s_.d_out : nullptr;
+    }
+    float z[4], a[4];
+    dot4(w_in, x, s_.d, z);
+    for (int q = 0; q < 4; ++q) {
+      z[q] += b_in_[n[q]];
+      a[q] = s_.gelu ? gelu_erf(z[q]) : z[q];
+      tile_node[ts[q]] = fff_child(tile_node[ts[q]], z[q], s_.leaf > 0);
+    }
+    if (s_.leaf == 0) axpy4(y, w_out, a, s_.d_out);
   }
 
+  // Tiles of `tile` tokens (their x and y stay in L2) are spread over the threads, one parallel
+  // region and no barrier per level. Within a tile the walk goes level by level with the tokens
+  // sorted by node, so the top levels, shared by many tokens, read each row once per tile.
   void forward_level_batched(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < tokens; ++t) std::fill(Y + t * s_.d_out, Y + (t + 1) * s_.d_out, 0.0f);
-    std::vector<int64_t> starts;
-    for (int64_t tree = 0; tree < s_.trees; ++tree) {
-      std::fill(node_.begin(), node_.begin() + tokens, 0);
-      for (int64_t level = 0; level < s_.levels(); ++level) {
-        StageTimer::Scope scope(stages, std::min<int64_t>(level, kMaxLevelStages - 1));
-        const int64_t first = (int64_t{1} << level) - 1, count = int64_t{1} << level;
-        bucket_by_node(tokens, first, count, starts);
-#pragma omp parallel for schedule(dynamic, 4)
-        for (int64_t b = 0; b < count; ++b)
-          for (int64_t i = starts[b]; i < starts[b + 1]; ++i) {
-            const int64_t t = order_[i];
-            node_[t] = step(tree, node_[t], X + t * s_.d, Y + t * s_.d_out);
+    StageTimer::Scope scope(stages, 0);
+    const int64_t tile = std::min(s_.tile, std::max<int64_t>(tokens, 1));
+    const int64_t tiles = (tokens + tile - 1) / tile;
+    int64_t groups = 0;
+#pragma omp parallel reduction(+ : groups)
+    {
+      std::vector<int64_t> node(tile), order(tile);
+      float* hidden = hidden_.data() + omp_get_thread_num() * std::max<int64_t>(s_.leaf, 1);
+#pragma omp for schedule(static)
+      for (int64_t b = 0; b < tiles; ++b) {
+        const int64_t t0 = b * tile, m = std::min(tile, tokens - t0);
+        const float* Xt = X + t0 * s_.d;
+        float* Yt = Y + t0 * s_.d_out;
+        std::fill(Yt, Yt + m * s_.d_out, 0.0f);
+        for (int64_t tree = 0; tree < s_.trees; ++tree) {
+          std::fill(node.begin(), node.begin() + m, 0);
+          for (int64_t level = 0; level < s_.levels(); ++level) {
+            std::iota(order.begin(), order.begin() + m, 0);
+            std::sort(order.begin(), order.begin() + m, [&](int64_t p, int64_t q) { return node[p] < node[q]; });
+            for (int64_t i = 0; i < m; ++i)
+              if (i == 0 || node[order[i]] != node[order[i - 1]]) ++groups;
+            int64_t i = 0;
+            for (; i + 4 <= m; i += 4) step4(tree, order.data() + i, Xt, Yt, node.data());
+            for (; i < m; ++i) node[order[i]] = step(tree, node[order[i]], Xt + order[i] * s_.d, Yt + order[i] * s_.d_out);
           }
-      }
-      if (s_.leaf > 0) {
-        StageTimer::Scope scope(stages, std::min<int64_t>(s_.levels(), kMaxLevelStages));
-        bucket_by_node(tokens, s_.nodes(), s_.leaves(), starts);
-#pragma omp parallel for schedule(dynamic, 4)
-        for (int64_t b = 0; b < s_.leaves(); ++b)
-          for (int64_t i = starts[b]; i < starts[b + 1]; ++i) {
-            const int64_t t = order_[i];
-            leaf_ffn(tree * s_.leaves() + b, X + t * s_.d, Y + t * s_.d_out, hidden_.data() + omp_get_thread_num() * s_.leaf);
-          }
+          if (s_.leaf > 0)
+            for (int64_t t = 0; t < m; ++t)
+              leaf_ffn(tree * s_.leaves() + node[t] - s_.nodes(), Xt + t * s_.d, Yt + t * s_.d_out, hidden);
+        }
       }
     }
+    last_row_groups_ = groups;
   }
 
   // FastFF's matrix form: all node logits in one GEMM, the path mask, then (UltraFastBERT form)
@@ -318,8 +395,9 @@ class FffKernel final : public Kernel {
 
   FffShape s_;
   std::string impl_;
-  AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_, z_, hidden_, logits_, mask_;
-  std::vector<int64_t> node_, order_;
+  AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_, hidden_, logits_, mask_;
+  std::vector<int64_t> node_;  // matrix: each token's leaf
+  int64_t last_row_groups_ = 0;  // level_batched: node rows read in the last call
   double last_seconds_ = 0;
   int64_t last_tokens_ = 0;
 };
@@ -337,6 +415,7 @@ class FffVariant final : public Variant {
             ParamSpec::integer("trees", 1, 1, 4096, "number of trees K"),
             ParamSpec::integer("leaf_width", 0, 0, 1 << 20, "0: UltraFastBERT form; >0: FFF form with dense ReLU leaves of this width"),
             ParamSpec::choice("activation", "gelu", {"gelu", "none"}, "node activation (UltraFastBERT form)"),
+            ParamSpec::integer("tile", 128, 1, 1 << 20, "level_batched: tokens walked together (their x and y stay in L2)"),
             ParamSpec::choice("impl", "level_batched", {"per_token", "level_batched", "matrix"},
                               "per_token walk, level-batched walk, or FastFF's matrix form")};
   }
