@@ -1,6 +1,7 @@
 #include "machine/blas_kernels.hpp"
 
 #include <cblas.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
+
+#include "machine/topology.hpp"
 
 namespace ffnbench {
 namespace {
@@ -17,6 +20,16 @@ constexpr const char* kNoteVariable = "FFNBENCH_OPENBLAS_CORE_NOTE";
 // OpenBLAS's DYNAMIC_ARCH falls back to these when it does not recognise the CPU.
 bool is_generic_fallback(const std::string& core) {
   return core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "generic";
+}
+
+// libgomp may have bound this thread to its first OpenMP place before main() (OMP_PROC_BIND set):
+// the program run again must start with every CPU the process was given, not that one place.
+void widen_affinity_to_usable_cpus() {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  for (int cpu : usable_cpus())
+    if (cpu < CPU_SETSIZE) CPU_SET(cpu, &mask);
+  if (CPU_COUNT(&mask) > 0) sched_setaffinity(0, sizeof mask, &mask);
 }
 
 }  // namespace
@@ -45,6 +58,7 @@ void ensure_openblas_kernels_match_cpu(char** argv) {
                   core, target);
   setenv("OPENBLAS_CORETYPE", target.c_str(), 1);
   setenv(kNoteVariable, note.c_str(), 1);
+  widen_affinity_to_usable_cpus();
   execv("/proc/self/exe", argv);
   std::fprintf(stderr, "ffnbench: warning: could not re-run with OPENBLAS_CORETYPE=%s (%s); OpenBLAS runs its %s "
                "kernels\n", target.c_str(), std::strerror(errno), core.c_str());
