@@ -51,7 +51,8 @@ TEST(Fff, LevelBatchedMatchesTheReferenceForEveryTileSize) {
 
 TEST(Fff, LevelBatchedReadsEachNodeRowOncePerTile) {
   // Depth 0: every token of a tile is at the root, so a tile reads one row; 150 tokens in tiles
-  // of 16 are 10 tiles, per_token reads a row per token.
+  // of 16 are 10 tiles (2 threads: 75 tokens each, more than a tile), per_token reads a row per token.
+  omp_set_num_threads(2);
   auto batched = build({{"impl", "level_batched"}, {"tile", "16"}, {"depth", "0"}, {"d", "8"}}, 150);
   auto walk = build({{"impl", "per_token"}, {"depth", "0"}, {"d", "8"}}, 150);
   AlignedVector<float> X(150 * 8), Y(150 * 8);

@@ -317,7 +317,9 @@ class FffKernel final : public Kernel {
   // sorted by node, so the top levels, shared by many tokens, read each row once per tile.
   void forward_level_batched(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
     StageTimer::Scope scope(stages, 0);
-    const int64_t tile = std::min(s_.tile, std::max<int64_t>(tokens, 1));
+    // Smaller tiles when the batch would not give every thread one.
+    const int64_t per_thread = (tokens + omp_get_max_threads() - 1) / omp_get_max_threads();
+    const int64_t tile = std::clamp<int64_t>(per_thread, 1, s_.tile);
     const int64_t tiles = (tokens + tile - 1) / tile;
     int64_t groups = 0;
 #pragma omp parallel reduction(+ : groups)
