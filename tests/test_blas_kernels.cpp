@@ -2,26 +2,13 @@
 // program really runs with the override), a proper choice and the user's own are left alone.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <string>
 
 #include "machine/blas_kernels.hpp"
+#include "support_run_folders.hpp"
 
 using ffnbench::openblas_core_override;
-
-namespace {
-
-std::string output_of(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-}  // namespace
+using ffnbench::testing::run_cli;
 
 TEST(BlasKernels, AGenericFallbackGetsTheNewestKernelsTheCpuRuns) {
   EXPECT_EQ(openblas_core_override("Prescott", true, true, true), "Cooperlake");
@@ -38,7 +25,7 @@ TEST(BlasKernels, ARecognisedCpuKeepsOpenBlasChoice) {
 
 TEST(BlasKernels, TheProgramNeverTimesGenericKernelsOnAnAvx2Cpu) {
   if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "this CPU has no AVX2: the generic kernels are its best";
-  const std::string info = output_of(std::string("env -u OPENBLAS_CORETYPE ") + FFNBENCH_BINARY + " info 2>&1");
+  const std::string info = run_cli("info", "env -u OPENBLAS_CORETYPE").output;
   const auto at = info.find(", core ");
   ASSERT_NE(at, std::string::npos) << info;
   const std::string core = info.substr(at + 7, info.find(')', at) - at - 7);
@@ -46,7 +33,7 @@ TEST(BlasKernels, TheProgramNeverTimesGenericKernelsOnAnAvx2Cpu) {
 }
 
 TEST(BlasKernels, TheUsersCoreTypeIsRespected) {
-  const std::string info = output_of(std::string("OPENBLAS_CORETYPE=Haswell ") + FFNBENCH_BINARY + " info 2>&1");
+  const std::string info = run_cli("info", "env OPENBLAS_CORETYPE=Haswell").output;
   EXPECT_NE(info.find(", core Haswell)"), std::string::npos) << info;
   EXPECT_EQ(info.find("set by ffnbench"), std::string::npos) << info;
 }
