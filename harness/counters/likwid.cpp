@@ -40,20 +40,22 @@
 namespace ffnbench {
 namespace {
 
-// likwid reports access problems as ERROR lines on stderr; capture them to build one reason.
+// likwid reports access problems as ERROR lines on stderr (some notes on stdout); capture what
+// it writes to `fd` while f runs, to build one reason.
 template <class F>
-std::string capture_stderr(F f) {
-  std::fflush(stderr);
+std::string capture_output(int fd, F f) {
+  std::FILE* stream = fd == 1 ? stdout : stderr;
+  std::fflush(stream);
   std::FILE* tmp = std::tmpfile();
-  const int saved = dup(2);
+  const int saved = dup(fd);
   if (tmp == nullptr || saved < 0) {
     f();
     return {};
   }
-  dup2(fileno(tmp), 2);
+  dup2(fileno(tmp), fd);
   f();
-  std::fflush(stderr);
-  dup2(saved, 2);
+  std::fflush(stream);
+  dup2(saved, fd);
   close(saved);
   std::string text;
   std::rewind(tmp);
@@ -61,6 +63,11 @@ std::string capture_stderr(F f) {
   while (std::fgets(buf, sizeof buf, tmp) != nullptr) text += buf;
   std::fclose(tmp);
   return text;
+}
+
+template <class F>
+std::string capture_stderr(F f) {
+  return capture_output(2, f);
 }
 
 // The most telling line of likwid's error output ("Cannot access MSR device file ...").
@@ -98,12 +105,12 @@ std::string cpu_short_name() {
   return info != nullptr && info->short_name != nullptr ? info->short_name : "unknown";
 }
 
-// Groups likwid knows for this CPU (none for a CPU newer than likwid, which then complains on
-// stderr about a missing perfgroups folder: our reason line says it instead).
+// Groups likwid knows for this CPU (none for a CPU newer than likwid, which then prints a note
+// about a missing perfgroups folder on stdout: our reason line says it instead).
 std::vector<std::string> available_groups() {
   char **names = nullptr, **shorts = nullptr, **longs = nullptr;
   int n = 0;
-  capture_stderr([&] { n = perfmon_getGroups(&names, &shorts, &longs); });
+  capture_output(1, [&] { capture_stderr([&] { n = perfmon_getGroups(&names, &shorts, &longs); }); });
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) out.emplace_back(names[i]);
   if (n > 0) perfmon_returnGroups(n, names, shorts, longs);
