@@ -225,11 +225,13 @@ std::vector<CounterValue> cachesim_measure(const std::vector<std::string>& comma
   posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
-  // valgrind executes no AVX-512: OpenBLAS in the child gets the best kernels it can run.
+  // The libraries in the child take kernels valgrind runs fast (no AVX-512, no FMA: see
+  // openblas_core_for_valgrind); oneDNN's JIT is capped at AVX unless the user capped it.
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e)
     if (std::strncmp(*e, "OPENBLAS_CORETYPE=", 18) != 0 || openblas_core_for_valgrind().empty()) env_strings.emplace_back(*e);
   if (!openblas_core_for_valgrind().empty()) env_strings.push_back("OPENBLAS_CORETYPE=" + openblas_core_for_valgrind());
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") == nullptr) env_strings.push_back("ONEDNN_MAX_CPU_ISA=AVX");
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -273,7 +275,7 @@ std::string cachesim_binary() {
   }
   throw std::runtime_error(
       "cachesim: no AVX-512-free ffnbench for valgrind; build one with `cmake -B build/cachesim -G Ninja "
-      "-DFFNBENCH_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3 && cmake --build build/cachesim -j2` "
+      "-DFFNBENCH_NATIVE=OFF \"-DCMAKE_CXX_FLAGS=-march=x86-64-v3 -mno-fma\" && cmake --build build/cachesim -j2` "
       "or set FFNBENCH_CACHESIM_BINARY");
 }
 

@@ -16,9 +16,12 @@
 //      serializes threads and simulates one cache hierarchy for all of them.
 //
 // valgrind 3.19 does not decode AVX-512 (EVEX) instructions, so the binary it runs must be built
-// without them (-march=x86-64-v3; see cachesim_binary()). Libraries that dispatch at run time
-// (OpenBLAS, oneDNN, our target-attribute kernels) see valgrind's CPUID, which hides AVX-512, and
-// take their AVX2 paths: the simulated kernel touches the same data with narrower vectors.
+// without them (-march=x86-64-v3 -mno-fma; see cachesim_binary()), and it runs each FMA through a
+// helper call, over 10x slower than other instructions, so the child's libraries are asked for
+// AVX kernels without FMA (OPENBLAS_CORETYPE=Sandybridge, ONEDNN_MAX_CPU_ISA=AVX). Our own
+// target-attribute kernels see valgrind's CPUID, which hides AVX-512, and take their AVX2 paths.
+// The simulated kernel touches the same data with narrower vectors: cache references and misses
+// are the data's, instruction counts are not the native binary's.
 #pragma once
 
 #include <cstdint>
@@ -89,7 +92,7 @@ std::vector<CounterValue> cachesim_measure(const std::vector<std::string>& comma
 
 // The ffnbench binary valgrind can run: $FFNBENCH_CACHESIM_BINARY, else build/cachesim/ffnbench
 // beside this binary's build folder (`cmake -B build/cachesim -G Ninja -DFFNBENCH_NATIVE=OFF
-// -DCMAKE_CXX_FLAGS=-march=x86-64-v3 && cmake --build build/cachesim -j2`). Throws
+// "-DCMAKE_CXX_FLAGS=-march=x86-64-v3 -mno-fma" && cmake --build build/cachesim -j2`). Throws
 // std::runtime_error with that command when neither exists.
 std::string cachesim_binary();
 

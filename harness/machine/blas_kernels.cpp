@@ -74,7 +74,7 @@ std::string openblas_core_note() {
 std::string openblas_core_for_valgrind() {
   const bool chosen_by_us = std::getenv(kNoteVariable) != nullptr;
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr && !chosen_by_us) return {};  // the user's
-  return __builtin_cpu_supports("avx2") ? "Haswell" : "";
+  return __builtin_cpu_supports("avx") ? "Sandybridge" : "";
 }
 
 }  // namespace ffnbench

@@ -21,8 +21,10 @@ void ensure_openblas_kernels_match_cpu(char** argv);
 // What was done, for machine.json ("" when OpenBLAS's own choice stands).
 std::string openblas_core_note();
 
-// The OPENBLAS_CORETYPE a child run under valgrind should get (valgrind executes no AVX-512),
-// or "" to leave the child's environment as it is.
+// The OPENBLAS_CORETYPE a child run under valgrind should get, or "" to leave the child's
+// environment as it is: AVX kernels without FMA (Sandybridge). valgrind executes no AVX-512 and
+// runs each FMA through a helper call, over 10x slower than the rest; the FMA-free kernels read
+// and write the same data, which is what the cache simulation counts.
 std::string openblas_core_for_valgrind();
 
 }  // namespace ffnbench
