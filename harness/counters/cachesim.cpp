@@ -192,6 +192,16 @@ std::string tail_lines(const std::string& text, size_t n) {
   return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
+// What the program itself said (its error), without valgrind's "==pid==" / "--pid--" lines;
+// valgrind's own last lines when the program said nothing.
+std::string program_output(const std::string& log, size_t n) {
+  std::string own;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("==", 0) != 0 && line.rfind("--", 0) != 0 && !line.empty()) own += line + "\n";
+  return own.empty() ? tail_lines(log, n) : tail_lines(own, n);
+}
+
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
@@ -252,7 +262,7 @@ std::vector<CounterValue> cachesim_measure(const std::vector<std::string>& comma
         "cachesim: '{}' failed under valgrind ({}){}:\n{}", shown,
         WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status)) : "killed by a signal",
         sigill ? "; valgrind cannot decode AVX-512: use a binary built with -march=x86-64-v3" : "",
-        tail_lines(log, 8)));
+        program_output(log, 8)));
   }
   const auto totals = parse_callgrind_totals(output);
   if (totals.count("Ir") == 0 || totals.at("Ir") == 0)
