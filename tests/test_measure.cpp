@@ -85,7 +85,7 @@ TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
   Point p = affine_point("good", 16);
   PointMeasurement m = measure_point(p, MeasureSettings{2, 0.0, 0.001, false, 1}, *none);
   Experiment x;
-  RunContext run{"r1", "m1", "abc", "none", {"d", "scale"}, {}, 64};
+  RunContext run{"r1", "m1", "abc", "none", "", {"d", "scale"}, {}, 64};
   PointRows rows = make_rows(run, x, p, m);
   auto header = points_header(run.param_names);
   ASSERT_EQ(rows.point.size(), header.size());

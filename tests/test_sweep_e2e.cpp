@@ -108,6 +108,11 @@ TEST_F(SweepE2E, WritesTheRunFolderAsDesigned) {
     EXPECT_DOUBLE_EQ(std::stod(row["flops_model"]), 4.0 * std::stod(row["tokens"]) * 16 * 24);
     EXPECT_EQ(row["counter_backend"], backend);
     EXPECT_EQ(row["counter_source"], counts ? "sw" : "");
+    if (backend == "papi") {
+      EXPECT_EQ(row["counter_fallbacks"], "");
+    } else {  // the experiment asked for papi: why it was passed over is in every row
+      EXPECT_EQ(row["counter_fallbacks"].rfind("papi unavailable (", 0), 0u) << row["counter_fallbacks"];
+    }
     EXPECT_EQ(row["flops_hw"], "") << "no PMU here: never the model's number";
     EXPECT_EQ(row["run_id"], f.filename().string());
   }

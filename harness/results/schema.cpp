@@ -11,7 +11,7 @@ const std::vector<std::string>& points_core_columns() {
       "flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "bandwidth_basis",
       "intensity_model", "gflops_hw_per_s", "llc_misses_per_token", "llc_mpki", "llc_miss_ratio",
       "flop_agreement", "flop_note", "counter_backend",
-      "counter_source", "status", "status_reason", "extras", "cpu_list", "gate_max_error",
+      "counter_source", "counter_fallbacks", "status", "status_reason", "extras", "cpu_list", "gate_max_error",
       "harness_overhead_frac"};
   return columns;
 }

@@ -69,6 +69,7 @@ std::vector<std::string> base_row(const RunContext& run, const Experiment& x, co
   set("cache_mode", x.cache_mode);
   set("repetitions", std::to_string(x.repetitions));
   set("counter_backend", run.counter_backend);
+  set("counter_fallbacks", run.counter_fallbacks);
   for (const auto& name : run.param_names) row.push_back(c.has(name) ? c.str(name) : "");
   return row;
 }

@@ -13,6 +13,7 @@ namespace ffnbench {
 
 struct RunContext {
   std::string run_id, machine_id, git_commit, counter_backend;
+  std::string counter_fallbacks;  // backends passed over before counter_backend, each with why
   std::vector<std::string> param_names;  // the p_<param> columns, in order
   std::vector<std::pair<std::string, std::string>> unavailable_events;  // (event, reason)
   double llc_line_bytes = 64;  // for the LLC-miss traffic estimate

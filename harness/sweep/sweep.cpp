@@ -123,6 +123,10 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   run.machine_id = mid;
   run.git_commit = git_commit();
   run.counter_backend = backend->name();
+  for (const auto& line : log) {  // "counters: likwid unavailable (...); trying the next backend"
+    std::string said = line.rfind("counters: ", 0) == 0 ? line.substr(10) : line;
+    run.counter_fallbacks += (run.counter_fallbacks.empty() ? "" : " | ") + said;
+  }
   run.param_names = parameter_columns(x);
   run.unavailable_events = backend->unavailable();
   for (const auto& c : cpu_info().caches)
