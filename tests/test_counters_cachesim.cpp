@@ -12,6 +12,8 @@
 #include "core/params.hpp"
 #include "counters/backend.hpp"
 #include "counters/cachesim.hpp"
+#include "results/csv.hpp"
+#include "support_run_folders.hpp"
 
 namespace ffnbench {
 namespace {
@@ -211,6 +213,37 @@ TEST_F(CachesimRuns, AProgramThatNeverInstrumentsIsAnError) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("never switched instrumentation on"), std::string::npos) << e.what();
   }
+}
+
+// A sweep with counters = cachesim: every point is timed first, then re-run under valgrind (in
+// parallel); the rows land in grid order, each with simulated counts. Needs the cachesim build
+// (scripts/test.sh builds it).
+TEST(CachesimSweep, EveryPointGetsSimulatedCountsInGridOrder) {
+  try {
+    cachesim_binary();
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << e.what();
+  }
+  if (!make_counter_backend("cachesim")->probe().available) GTEST_SKIP() << "valgrind is not installed";
+  const std::filesystem::path dir = testing::test_temp_dir("cachesim_sweep");
+  std::ofstream(dir / "x.ini") << "name = x\ntokens = 16,64,32\nthreads = 1\nrepetitions = 2\nwarmup_s = 0\n"
+                                  "min_time_s = 0.001\ncounters = cachesim\nevents = llc\noutput = "
+                               << (dir / "out").string() << "\n\n[gemm_ffn]\nimpl = openblas\nd = 32\nd_ff = 64\n";
+  const testing::CliResult r = testing::run_cli("sweep " + (dir / "x.ini").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("cachesim: re-running 3 points"), std::string::npos) << r.output;
+  std::filesystem::path folder;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "out"))
+    if (e.path().filename() == "points.csv") folder = e.path().parent_path();
+  const auto points = read_csv_file((folder / "points.csv").string());
+  ASSERT_EQ(points.size(), 4u);
+  for (size_t i = 1; i < points.size(); ++i) {
+    EXPECT_EQ(testing::column(points, i, "tokens"), std::vector<std::string>({"16", "64", "32"})[i - 1]);
+    EXPECT_EQ(testing::column(points, i, "counter_source"), "sim");
+  }
+  const auto counters = read_csv_file((folder / "counters.csv").string());
+  EXPECT_EQ(counters.size(), 1u + 3u * 2u);  // LL_refs and LL_misses per point
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

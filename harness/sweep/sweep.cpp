@@ -3,10 +3,16 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
+#include <functional>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/registry.hpp"
 #include "counters/backend.hpp"
@@ -57,6 +63,60 @@ std::unique_ptr<CounterBackend> choose_backend(const Experiment& x, int max_thre
 struct Tally {
   size_t ok = 0, failed = 0, invalid = 0, skipped = 0;
 };
+
+struct OfflineRerun {
+  const Point* point;
+  PointMeasurement measurement;
+  std::vector<std::string> run_point_args;
+};
+
+// Runs the re-runs of a re-running backend, one per core at a time, and hands each point, with
+// its counters, to `write` in grid order as soon as it and all before it are done. Ctrl-C stops
+// new re-runs; a point whose counters are not in is not written (--resume measures it again).
+// A re-run that fails on its own leaves that point's counters empty, with why: its timing stands.
+void run_offline_counters(CounterBackend& backend, std::vector<OfflineRerun>& reruns,
+                          const std::function<void(const OfflineRerun&)>& write) {
+  const size_t n = reruns.size();
+  const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(1, physical_cores())));
+  std::vector<char> done(n, 0);
+  std::atomic<size_t> next{0};
+  size_t active = workers;
+  std::mutex mutex;
+  std::condition_variable ready;
+  auto work = [&] {
+    for (size_t k; !g_interrupted.load() && (k = next++) < n;) {
+      OfflineRerun& r = reruns[k];
+      bool finished = true;
+      try {
+        r.measurement.offline_counters = backend.measure_offline(r.run_point_args, kOfflineIterations);
+      } catch (const std::exception& e) {
+        finished = !g_interrupted.load();  // Ctrl-C reaches the valgrind child too: not its failure
+        r.measurement.reason = fmt::format("{} re-run failed, counters empty: {}", backend.name(), e.what());
+      }
+      std::lock_guard lock(mutex);
+      done[k] = finished;
+      ready.notify_all();
+    }
+    std::lock_guard lock(mutex);
+    --active;
+    ready.notify_all();
+  };
+  std::fprintf(stderr, "%s: re-running %zu points, %zu at a time\n", backend.name().c_str(), n, workers);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < workers; ++w) pool.emplace_back(work);
+  for (size_t k = 0; k < n; ++k) {
+    std::unique_lock lock(mutex);
+    ready.wait(lock, [&] { return done[k] || active == 0; });
+    if (!done[k]) break;
+    lock.unlock();
+    write(reruns[k]);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "[re-run %zu/%zu] %s | %s\n", k + 1, n, reruns[k].point->point_id.c_str(),
+                 format_duration(elapsed).c_str());
+  }
+  for (auto& t : pool) t.join();
+}
 
 void print_summary(const std::vector<std::vector<std::string>>& rows, const Tally& tally,
                    const std::string& folder) {
@@ -154,6 +214,26 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   Tally tally;
   std::vector<std::vector<std::string>> summary;
   Progress progress(points.size());
+  // Rows of a measured point: details first, the point row last, so a point in points.csv has
+  // all its rows on disk.
+  auto write_point = [&](const Point& p, const PointMeasurement& m) {
+    PointRows rows = make_rows(run, x, p, m);
+    stages_csv.append_rows(rows.stages);
+    reps_csv.append_rows(rows.reps);
+    counters_csv.append_rows(rows.counters);
+    points_csv.append(rows.point);
+    summary.push_back(rows.point);
+    if (m.status == "ok") {
+      ++tally.ok;
+    } else {
+      ++tally.failed;
+      progress.finish();
+      std::fprintf(stderr, "point %s: %s: %s\n", p.point_id.c_str(), m.status.c_str(), m.reason.c_str());
+    }
+  };
+  // Points timed whose counters a re-running backend (cachesim) still has to measure: the
+  // re-runs come after every timing, in parallel, so they never share the cores with a timing.
+  std::vector<OfflineRerun> reruns;
   for (size_t i = 0; i < points.size() && !g_interrupted.load(); ++i) {
     const Point& p = points[i];
     if (finished.count(p.point_id)) { ++tally.skipped; continue; }
@@ -168,15 +248,6 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     try {
       backend->configure(x.events, p.threads);
       m = measure_point(p, settings, *backend);
-      if (m.status == "ok" && backend->measures_offline()) {
-        // The timing stands on its own: a re-run that fails leaves the counters empty, with why.
-        try {
-          m.offline_counters = backend->measure_offline(run_point_args(p, x.seed, settings.cold_cache),
-                                                        kOfflineIterations);
-        } catch (const std::exception& e) {
-          m.reason = fmt::format("{} re-run failed, counters empty: {}", backend->name(), e.what());
-        }
-      }
     } catch (const std::bad_alloc&) {
       m.status = "error";
       m.reason = "out of memory building or running this point";
@@ -185,21 +256,15 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
       m.reason = e.what();
     }
     if (m.status == "interrupted") break;  // an unfinished point is not written: --resume reruns it
-    PointRows rows = make_rows(run, x, p, m);
-    // Details first, the point row last: a point in points.csv has all its rows on disk.
-    stages_csv.append_rows(rows.stages);
-    reps_csv.append_rows(rows.reps);
-    counters_csv.append_rows(rows.counters);
-    points_csv.append(rows.point);
-    summary.push_back(rows.point);
-    if (m.status == "ok") ++tally.ok;
-    else {
-      ++tally.failed;
-      progress.finish();
-      std::fprintf(stderr, "point %s: %s: %s\n", p.point_id.c_str(), m.status.c_str(), m.reason.c_str());
+    if (m.status == "ok" && backend->measures_offline()) {
+      reruns.push_back({&p, std::move(m), run_point_args(p, x.seed, settings.cold_cache)});
+      continue;
     }
+    write_point(p, m);
   }
   progress.finish();
+  if (!reruns.empty() && !g_interrupted.load())
+    run_offline_counters(*backend, reruns, [&](const OfflineRerun& r) { write_point(*r.point, r.measurement); });
   std::signal(SIGINT, previous);
   print_summary(summary, tally, folder.path());
   if (g_interrupted.load()) {
