@@ -25,7 +25,7 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
       {"min_time_s", "minimum seconds per repetition; sets the iterations per repetition (0..600)"},
       {"cache_mode", "hot (weights stay cached between calls) or cold (flushed before each call)"},
       {"counters", "counter backend: auto, or one of the backends `ffnbench list` shows"},
-      {"events", "comma list of counter events (PAPI/likwid names); empty: the backend's defaults"},
+      {"events", "comma list of counter events (PAPI, likwid, perf:: or cachesim names; flops, llc, mem); empty: the backend's defaults"},
       {"seed", "seed of weights and inputs (non-negative integer)"},
       {"on_invalid", "skip (report invalid grid cells and go on) or error (exit 2)"},
       {"output", "results root folder"},
