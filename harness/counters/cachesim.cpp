@@ -202,6 +202,19 @@ std::string program_output(const std::string& log, size_t n) {
   return own.empty() ? tail_lines(log, n) : tail_lines(own, n);
 }
 
+// This process's environment, with the libraries of the valgrind child asked for kernels
+// valgrind runs fast (no AVX-512, no FMA: see openblas_core_for_valgrind); oneDNN's JIT is capped
+// at AVX unless the user capped it.
+std::vector<std::string> valgrind_child_environment() {
+  const std::string blas_core = openblas_core_for_valgrind();
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e)
+    if (blas_core.empty() || std::strncmp(*e, "OPENBLAS_CORETYPE=", 18) != 0) env.emplace_back(*e);
+  if (!blas_core.empty()) env.push_back("OPENBLAS_CORETYPE=" + blas_core);
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") == nullptr) env.push_back("ONEDNN_MAX_CPU_ISA=AVX");
+  return env;
+}
+
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
@@ -235,13 +248,7 @@ std::vector<CounterValue> cachesim_measure(const std::vector<std::string>& comma
   posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
-  // The libraries in the child take kernels valgrind runs fast (no AVX-512, no FMA: see
-  // openblas_core_for_valgrind); oneDNN's JIT is capped at AVX unless the user capped it.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (std::strncmp(*e, "OPENBLAS_CORETYPE=", 18) != 0 || openblas_core_for_valgrind().empty()) env_strings.emplace_back(*e);
-  if (!openblas_core_for_valgrind().empty()) env_strings.push_back("OPENBLAS_CORETYPE=" + openblas_core_for_valgrind());
-  if (std::getenv("ONEDNN_MAX_CPU_ISA") == nullptr) env_strings.push_back("ONEDNN_MAX_CPU_ISA=AVX");
+  std::vector<std::string> env_strings = valgrind_child_environment();
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);

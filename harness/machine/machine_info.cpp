@@ -20,8 +20,8 @@
 
 #include "build_info.hpp"
 #include "core/params.hpp"
-#include "machine/topology.hpp"
 #include "machine/blas_kernels.hpp"
+#include "machine/topology.hpp"
 
 namespace ffnbench {
 
