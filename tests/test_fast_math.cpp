@@ -20,6 +20,18 @@ TEST(FastMath, ExpIsWithinAFewUlpOverTheWholeRange) {
   EXPECT_TRUE(std::isfinite(fast_exp(200.0f)));
 }
 
+TEST(FastMath, SixteenLaneExpAgreesWithTheScalarOne) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512: fast_exp16 cannot run";
+  double worst = 0;
+  for (float x0 = -100.0f; x0 <= 100.0f; x0 += 16 * 0.0173f) {
+    alignas(64) float x[16], y[16];
+    for (int i = 0; i < 16; ++i) x[i] = x0 + 0.0173f * i;
+    _mm512_store_ps(y, fast_exp16(_mm512_load_ps(x)));
+    for (int i = 0; i < 16; ++i) worst = std::max(worst, std::abs(double(y[i]) - fast_exp(x[i])) / fast_exp(x[i]));
+  }
+  EXPECT_LT(worst, 4e-7);  // the same polynomial; only FMA contraction differs
+}
+
 TEST(FastMath, ErfAndTanhAbsoluteErrors) {
   double erf_worst = 0, tanh_worst = 0;
   for (float x = -12.0f; x <= 12.0f; x += 0.001f) {

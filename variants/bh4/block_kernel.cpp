@@ -1,10 +1,9 @@
 #include "bh4/block_kernel.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 
 #include "common/blas.hpp"
+#include "common/simd.hpp"
 
 namespace ffnbench {
 
