@@ -54,6 +54,27 @@ TEST(CodeScore, FirstValueIsTheMostSignificantBitAtSixteenBits) {
   EXPECT_EQ(code, 1u << 15);
 }
 
+TEST(CodeScore, VectorizedMatchesTheReferenceForEveryTauAndTableCount) {
+  // τ of a power of two takes the AVX-512 reduction tree (16 tables at a time, scalar tail);
+  // other τ the scalar path. Values include exact zeros (bit 0) and magnitudes where exp
+  // underflows.
+  for (int64_t tau : {1, 2, 3, 4, 5, 8, 16})
+    for (int64_t h : {1, 15, 16, 37, 130}) {
+      std::vector<float> z(h * tau);
+      fill_uniform(z.data(), z.size(), 5, static_cast<uint64_t>(tau * 1000 + h), -3.0f, 3.0f);
+      for (size_t i = 0; i < z.size(); i += 7) z[i] = 0.0f;
+      for (size_t i = 3; i < z.size(); i += 11) z[i] = i % 2 ? 60.0f : -60.0f;
+      std::vector<uint32_t> codes(h), want_codes(h);
+      std::vector<float> scores(h), want_scores(h);
+      code_score_reference(z.data(), h, tau, want_codes.data(), want_scores.data());
+      code_score_token(z.data(), h, tau, codes.data(), scores.data());
+      for (int64_t k = 0; k < h; ++k) {
+        EXPECT_EQ(codes[k], want_codes[k]) << "tau=" << tau << " h=" << h << " table " << k;
+        EXPECT_NEAR(scores[k], want_scores[k], 2e-6 * std::abs(want_scores[k])) << "tau=" << tau << " h=" << h << " table " << k;
+      }
+    }
+}
+
 TEST(LookupFfn, EveryOrderPrecisionAndProjectionMatchesTheReference) {
   for (int threads : {1, 2}) {
     omp_set_num_threads(threads);

@@ -10,7 +10,8 @@ namespace ffnbench {
 // Scalar reference for one token: z[h·τ] -> codes[h], scores[h].
 void code_score_reference(const float* z, int64_t h, int64_t tau, uint32_t* codes, float* scores);
 
-// Vectorized over tables (`omp simd`, fast_exp), one token.
+// One token: AVX-512 reduction trees sixteen tables at a time where τ is a power of two,
+// else (and for the last h mod 16 tables) a vectorized pass and scalar reductions.
 void code_score_token(const float* z, int64_t h, int64_t tau, uint32_t* codes, float* scores);
 
 }  // namespace ffnbench
