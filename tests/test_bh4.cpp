@@ -52,6 +52,24 @@ TEST(Fwht, VectorPathsMatchScalar) {
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4);
 }
 
+TEST(Fwht, LevelsFromABlockSizeAfterInBlockTransformsEqualTheWholeTransform) {
+  // H_n = (levels h ≥ from) · (H_from on each aligned block): what BH4's folded weights rely on.
+  for (FwhtPath path : {FwhtPath::Scalar, FwhtPath::Avx2, FwhtPath::Avx512}) {
+    if (path == FwhtPath::Avx512 && !__builtin_cpu_supports("avx512f")) continue;
+    if (path == FwhtPath::Avx2 && !__builtin_cpu_supports("avx2")) continue;
+    for (int64_t from : {2, 8, 16, 64, 512}) {
+      const int64_t n = 512;
+      std::vector<float> whole(n), split;
+      fill_uniform(whole.data(), n, 3, from, -1.0f, 1.0f);
+      split = whole;
+      fwht_rows(whole.data(), 1, n, n, path);
+      for (int64_t blk = 0; blk < n; blk += from) fwht_scalar(split.data() + blk, from);
+      fwht_rows(split.data(), 1, n, n, path, from);
+      for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(split[i], whole[i], 1e-4) << to_string(path) << " from=" << from << " i=" << i;
+    }
+  }
+}
+
 TEST(Bh4Transform, EqualsTheProductOfItsDenseFactors) {
   // d = 12 pads to d' = 16; b = 4; two copies.
   Bh4Transform bh4(12, 4, 2, 9, 1);

@@ -1,5 +1,6 @@
 #include "bh4/bh4_transform.hpp"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -19,10 +20,28 @@ Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, 
   weights_.resize(copies_ * kRounds * padded_ * b_);
   const float a = std::sqrt(3.0f / static_cast<float>(b_ * padded_));
   fill_uniform(weights_.data(), weights_.size(), seed, stream, -a, a);
+  // H_d' = (levels across b-blocks)·(H_b inside each block), and the block product feeds it,
+  // so B_i·H_b (in double, rounded once) takes the place of B_i and most of the transform.
+  if (b_ >= 16 && path_ == FwhtPath::Avx512 && block_kernel_uses_avx512(b_)) {
+    folded_weights_.resize(weights_.size());
+    for (int64_t blk = 0; blk < static_cast<int64_t>(weights_.size()) / (b_ * b_); ++blk) {
+      const float* w = weights_.data() + blk * b_ * b_;
+      for (int64_t k = 0; k < b_; ++k)
+        for (int64_t j = 0; j < b_; ++j) {
+          double s = 0;
+          for (int64_t m = 0; m < b_; ++m) s += (std::popcount(static_cast<uint64_t>(m & j)) % 2 ? -1.0 : 1.0) * w[k * b_ + m];
+          folded_weights_[blk * b_ * b_ + k * b_ + j] = static_cast<float>(s);
+        }
+    }
+  }
 }
 
 const float* Bh4Transform::block_weights(int64_t copy, int round) const {
   return weights_.data() + (copy * kRounds + round) * padded_ * b_;
+}
+
+const float* Bh4Transform::folded_block_weights(int64_t copy, int round) const {
+  return folded_weights_.data() + (copy * kRounds + round) * padded_ * b_;
 }
 
 double Bh4Transform::hadamard_flops_per_token() const {
@@ -57,8 +76,13 @@ void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* 
       const bool to_out = (r % 2) == 1;
       float* target = to_out ? out + c * padded_ : work;
       const int64_t target_stride = to_out ? outputs() : padded_;
-      block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, block_weights(c, r));
-      fwht_rows(target, rows, padded_, target_stride, path_);
+      if (folds_block_hadamard()) {
+        block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, folded_block_weights(c, r));
+        fwht_rows(target, rows, padded_, target_stride, path_, b_);
+      } else {
+        block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, block_weights(c, r));
+        fwht_rows(target, rows, padded_, target_stride, path_);
+      }
       src = target;
       src_stride = target_stride;
     }

@@ -39,15 +39,21 @@ class Bh4Transform {
   std::vector<float> dense_block_factor(int64_t copy, int round) const;
 
   FwhtPath fwht_path() const { return path_; }
+  // Whether apply_tile folds the Hadamard levels inside each block into the block weights
+  // (B_i·H_b, so one pass of the cross-block levels is left): AVX-512 paths with b ≥ 16.
+  bool folds_block_hadamard() const { return !folded_weights_.empty(); }
   // Per token and copy: 4·d'·b multiply-adds and 4·d'·log2(d') add/subtracts (2 and 1 FLOPs).
   double block_flops_per_token() const { return 2.0 * kRounds * padded_ * b_ * copies_; }
   double hadamard_flops_per_token() const;
   double weight_bytes() const { return 4.0 * weights_.size(); }
 
  private:
+  const float* folded_block_weights(int64_t copy, int round) const;
+
   int64_t d_, b_, copies_, padded_;
   FwhtPath path_;
-  AlignedVector<float> weights_;  // [copies][rounds][d'/b][b][b]
+  AlignedVector<float> weights_;         // [copies][rounds][d'/b][b][b]
+  AlignedVector<float> folded_weights_;  // the same blocks times H_b, when folded
 };
 
 int64_t next_power_of_two(int64_t v);
