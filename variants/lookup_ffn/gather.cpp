@@ -1,11 +1,13 @@
 #include "lookup_ffn/gather.hpp"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <type_traits>
+
+#include "common/simd.hpp"
 
 namespace ffnbench {
 
@@ -17,6 +19,11 @@ GatherOrder parse_gather_order(const std::string& name) {
 
 int64_t column_blocks(int64_t d_out) { return (d_out + kGatherCols - 1) / kGatherCols; }
 
+int64_t bf16_block_position(int64_t j) {
+  const int64_t within = j % 32;
+  return j - within + (within < 16 ? 2 * within : 2 * (within - 16) + 1);
+}
+
 template <class T>
 void to_column_blocks(const T* rows_layout, T* blocked, int64_t h, int64_t rows, int64_t d_out) {
   const int64_t blocks = column_blocks(d_out);
@@ -26,7 +33,7 @@ void to_column_blocks(const T* rows_layout, T* blocked, int64_t h, int64_t rows,
       T* dst = blocked + (cb * h * rows + r) * kGatherCols;
       for (int64_t j = 0; j < kGatherCols; ++j) {
         const int64_t col = cb * kGatherCols + j;
-        dst[j] = col < d_out ? rows_layout[r * d_out + col] : T{};
+        dst[std::is_same_v<T, uint16_t> ? bf16_block_position(j) : j] = col < d_out ? rows_layout[r * d_out + col] : T{};
       }
     }
 }
@@ -78,14 +85,19 @@ inline void axpy(float* __restrict y, const T* __restrict row, float s, int64_t 
   else axpy_portable(y, row, s, n);
 }
 
-// acc[0..64) += Σ_k scores[k] · rows_k[0..64) over one token's tables k0..k1 of a column
-// block, the 64 accumulators in 4 registers.
+// out[0..n) = start[0..n) + Σ_k scores[k] · rows_k[0..n) over one token's tables k0..k1 of a
+// column block (n ≤ 64), the 64 sums in 4 registers. out and start may alias.
 template <class T>
-__attribute__((target("avx512f"))) void accumulate_block_avx512(float* acc, const T* block, int64_t rows,
-                                                                const uint32_t* codes, const float* scores,
-                                                                int64_t k0, int64_t k1) {
-  __m512 a0 = _mm512_loadu_ps(acc), a1 = _mm512_loadu_ps(acc + 16), a2 = _mm512_loadu_ps(acc + 32),
-         a3 = _mm512_loadu_ps(acc + 48);
+__attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, const float* start, int64_t n,
+                                                                const T* block, int64_t rows, const uint32_t* codes,
+                                                                const float* scores, int64_t k0, int64_t k1) {
+  __mmask16 m[4];
+  for (int v = 0; v < 4; ++v) {
+    const int64_t lanes = std::clamp<int64_t>(n - 16 * v, 0, 16);
+    m[v] = static_cast<__mmask16>((1u << lanes) - 1);
+  }
+  __m512 a0 = _mm512_maskz_loadu_ps(m[0], start), a1 = _mm512_maskz_loadu_ps(m[1], start + 16),
+         a2 = _mm512_maskz_loadu_ps(m[2], start + 32), a3 = _mm512_maskz_loadu_ps(m[3], start + 48);
   for (int64_t k = k0; k < k1; ++k) {
     const T* row = block + (k * rows + codes[k]) * kGatherCols;
     const __m512 s = _mm512_set1_ps(scores[k]);
@@ -94,17 +106,57 @@ __attribute__((target("avx512f"))) void accumulate_block_avx512(float* acc, cons
     a2 = _mm512_fmadd_ps(s, load16(row + 32), a2);
     a3 = _mm512_fmadd_ps(s, load16(row + 48), a3);
   }
-  _mm512_storeu_ps(acc, a0);
-  _mm512_storeu_ps(acc + 16, a1);
-  _mm512_storeu_ps(acc + 32, a2);
-  _mm512_storeu_ps(acc + 48, a3);
+  _mm512_mask_storeu_ps(out, m[0], a0);
+  _mm512_mask_storeu_ps(out + 16, m[1], a1);
+  _mm512_mask_storeu_ps(out + 32, m[2], a2);
+  _mm512_mask_storeu_ps(out + 48, m[3], a3);
+}
+
+// bf16 blocks (interleaved, gather.hpp): one 64-byte load holds 32 columns; a 16-bit shift
+// widens columns 0..15, masking off the low halves gives columns 16..31.
+template <>
+__attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, const float* start, int64_t n,
+                                                                const uint16_t* block, int64_t rows,
+                                                                const uint32_t* codes, const float* scores,
+                                                                int64_t k0, int64_t k1) {
+  __mmask16 m[4];
+  for (int v = 0; v < 4; ++v) {
+    const int64_t lanes = std::clamp<int64_t>(n - 16 * v, 0, 16);
+    m[v] = static_cast<__mmask16>((1u << lanes) - 1);
+  }
+  const __m512i high_halves = _mm512_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
+  __m512 a0 = _mm512_maskz_loadu_ps(m[0], start), a1 = _mm512_maskz_loadu_ps(m[1], start + 16),
+         a2 = _mm512_maskz_loadu_ps(m[2], start + 32), a3 = _mm512_maskz_loadu_ps(m[3], start + 48);
+  for (int64_t k = k0; k < k1; ++k) {
+    const uint16_t* row = block + (k * rows + codes[k]) * kGatherCols;
+    const __m512 s = _mm512_set1_ps(scores[k]);
+    const __m512i x = _mm512_loadu_si512(row), y = _mm512_loadu_si512(row + 32);
+    a0 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)), a0);
+    a1 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_and_si512(x, high_halves)), a1);
+    a2 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_slli_epi32(y, 16)), a2);
+    a3 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_and_si512(y, high_halves)), a3);
+  }
+  _mm512_mask_storeu_ps(out, m[0], a0);
+  _mm512_mask_storeu_ps(out + 16, m[1], a1);
+  _mm512_mask_storeu_ps(out + 32, m[2], a2);
+  _mm512_mask_storeu_ps(out + 48, m[3], a3);
 }
 
 template <class T>
-void accumulate_block(float* acc, const T* block, int64_t rows, const uint32_t* codes, const float* scores,
-                      int64_t k0, int64_t k1) {
-  if (kHasAvx512) return accumulate_block_avx512(acc, block, rows, codes, scores, k0, k1);
-  for (int64_t k = k0; k < k1; ++k) axpy_portable(acc, block + (k * rows + codes[k]) * kGatherCols, scores[k], kGatherCols);
+void accumulate_block(float* out, const float* start, int64_t n, const T* block, int64_t rows,
+                      const uint32_t* codes, const float* scores, int64_t k0, int64_t k1) {
+  if (kHasAvx512) return accumulate_block_avx512(out, start, n, block, rows, codes, scores, k0, k1);
+  alignas(64) float acc[kGatherCols] = {};
+  std::memcpy(acc, start, n * sizeof(float));
+  for (int64_t k = k0; k < k1; ++k) {
+    const T* row = block + (k * rows + codes[k]) * kGatherCols;
+    if constexpr (std::is_same_v<T, uint16_t>) {
+      for (int64_t j = 0; j < kGatherCols; ++j) acc[j] += scores[k] * widen(row[bf16_block_position(j)]);
+    } else {
+      axpy_portable(acc, row, scores[k], kGatherCols);
+    }
+  }
+  std::memcpy(out, acc, n * sizeof(float));
 }
 
 template <class T>
@@ -154,15 +206,21 @@ void table_major(const GatherArgs& a) {
   }
 }
 
-// Tiled: outputs in column blocks of kGatherCols and tokens in tiles, so that one block of a
-// tile's outputs (tile·64 floats) and the matching contiguous slices of a group of tables
-// (kGroup·2^τ·64 values) sit in L2 together. Each table slice is then read from LLC/DRAM once
-// per (column block, tile) instead of once per token, each output slice is read and written
-// once per table group, and the inner loop keeps a token's slice in registers over the group.
+// Tiled: outputs in column blocks of kGatherCols and tokens in tiles; within a (column block,
+// tile) the tables in groups of kGroup, each token's slice of the output accumulated in
+// registers over a group. A group's table slices (kGroup·2^τ·64 values, 2 MB at τ = 8 in fp32)
+// are read from LLC once per (column block, tile) and reused by every token of the tile in
+// L2; the output slice is read and written once per group. Measured (EMR, τ = 8, h = 128):
+// larger groups and tiles win, up to 32 tables and the whole batch — the output's extra
+// passes cost more than table slices that overflow L2. The tile shrinks so that every thread
+// gets several (column block, tile) units.
 template <class T>
 void tiled(const GatherArgs& a, int64_t tile) {
-  constexpr int64_t kCols = kGatherCols, kGroup = 16;
-  const int64_t col_blocks = column_blocks(a.d_out), tiles = (a.tokens + tile - 1) / tile;
+  constexpr int64_t kCols = kGatherCols, kGroup = 32;
+  const int64_t col_blocks = column_blocks(a.d_out);
+  const int64_t tiles_wanted = (4 * omp_get_max_threads() + col_blocks - 1) / col_blocks;
+  tile = std::max<int64_t>(1, std::min(tile, (a.tokens + tiles_wanted - 1) / tiles_wanted));
+  const int64_t tiles = (a.tokens + tile - 1) / tile;
   const T* tables = static_cast<const T*>(a.tables);
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
   for (int64_t cb = 0; cb < col_blocks; ++cb)
@@ -174,11 +232,7 @@ void tiled(const GatherArgs& a, int64_t tile) {
         const int64_t k1 = std::min(a.h, k0 + kGroup);
         for (int64_t t = t0; t < t1; ++t) {
           float* y = a.y + t * a.d_out + c0;
-          const float* start = k0 == 0 ? a.bias + c0 : y;
-          alignas(64) float acc[kCols] = {};
-          std::memcpy(acc, start, n * sizeof(float));
-          accumulate_block(acc, block, a.rows, a.codes + t * a.h, a.scores + t * a.h, k0, k1);
-          std::memcpy(y, acc, n * sizeof(float));
+          accumulate_block(y, k0 == 0 ? a.bias + c0 : y, n, block, a.rows, a.codes + t * a.h, a.scores + t * a.h, k0, k1);
         }
       }
     }

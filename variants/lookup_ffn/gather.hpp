@@ -3,8 +3,9 @@
 //   token_major  each token walks all tables; its output row is accumulated in registers/L1.
 //   table_major  the paper's order: each thread owns a token range and walks tables outermost,
 //                re-streaming its output rows once per table.
-//   tiled        outputs in 64-column blocks × tiles of `tile` tokens × groups of 16 tables, so
-//                the tile's output slice and the group's table slices stay in L2 (gather.cpp).
+//   tiled        outputs in 64-column blocks × tiles of up to `tile` tokens × groups of 32
+//                tables: each table slice is read from LLC once per tile and reused from L2
+//                (gather.cpp).
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,11 @@ GatherOrder parse_gather_order(const std::string& name);
 // The tiled order reads tables in column blocks: [d_out/kGatherCols][h][rows][kGatherCols]
 // (d_out padded with zeros), so a block's slice of a table is contiguous. In the row layout the
 // slices sit 4·d_out bytes apart, a power-of-two stride that maps them onto a few cache sets.
+// bf16 blocks interleave each 32 columns as (c0, c16, c1, c17, …, c15, c31) so that the kernel
+// widens them with a shift and a mask; bf16_block_position(j) is where column j of a block sits.
 inline constexpr int64_t kGatherCols = 64;
 int64_t column_blocks(int64_t d_out);
+int64_t bf16_block_position(int64_t j);
 // Row layout [h][rows][d_out] -> column-blocked layout.
 template <class T>
 void to_column_blocks(const T* rows_layout, T* blocked, int64_t h, int64_t rows, int64_t d_out);
