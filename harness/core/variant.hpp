@@ -34,6 +34,10 @@ class StageTimer {
   void resize(size_t stages) { seconds_.assign(stages, 0.0); }
   void reset() { std::fill(seconds_.begin(), seconds_.end(), 0.0); }
   const std::vector<double>& seconds() const { return seconds_; }
+  // For stages run fused in one loop: add a share of its wall time measured another way.
+  void add(size_t index, double seconds) {
+    if (index < seconds_.size()) seconds_[index] += seconds;
+  }
 
   // RAII: times the enclosing scope into stage `index` (no-op when the timer is null).
   class Scope {
