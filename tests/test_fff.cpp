@@ -49,9 +49,11 @@ TEST(Fff, LevelBatchedMatchesTheReferenceForEveryTileSize) {
     }
 }
 
-TEST(Fff, LevelBatchedReadsEachNodeRowOncePerTile) {
-  // Depth 0: every token of a tile is at the root, so a tile reads one row; 150 tokens in tiles
-  // of 16 are 10 tiles (2 threads: 75 tokens each, more than a tile), per_token reads a row per token.
+TEST(Fff, LevelBatchedReadsASharedInputRowOncePerTile) {
+  // Depth 0: every token of a tile is at the root, so a tile reads the root's input row once;
+  // 150 tokens in tiles of 16 are 10 tiles (2 threads: 75 tokens each, more than a tile). Each
+  // token then sums its own output row. In units of a node's input + output rows (equal widths):
+  // (10 + 150) / 2 per 150 tokens. per_token reads both rows for every token.
   omp_set_num_threads(2);
   auto batched = build({{"impl", "level_batched"}, {"tile", "16"}, {"depth", "0"}, {"d", "8"}}, 150);
   auto walk = build({{"impl", "per_token"}, {"depth", "0"}, {"d", "8"}}, 150);
@@ -59,7 +61,7 @@ TEST(Fff, LevelBatchedReadsEachNodeRowOncePerTile) {
   fill_uniform(X.data(), X.size(), 3, 1, -1.0f, 1.0f);
   batched->forward(X.data(), Y.data(), 150, nullptr);
   walk->forward(X.data(), Y.data(), 150, nullptr);
-  EXPECT_EQ(batched->extras().at("rows_read_per_token"), fmt::format("{:.3f}", 10.0 / 150));
+  EXPECT_EQ(batched->extras().at("rows_read_per_token"), fmt::format("{:.3f}", (10.0 + 150.0) / 2 / 150));
   EXPECT_EQ(walk->extras().at("rows_read_per_token"), "1.000");
 }
 

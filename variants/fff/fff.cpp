@@ -107,15 +107,20 @@ inline void dot4(const float* const row[4], const float* const x[4], int64_t n, 
   }
 }
 
-inline void axpy4(float* const y[4], const float* const row[4], const float a[4], int64_t n) {
+// y[0..n) += Σ_l a[l]·row_l[0..n) over `count` rows whose addresses are all known: y stays in
+// registers chunk by chunk and every row can stream at once.
+inline void add_weighted_rows(float* y, const float* const* rows, const float* a, int64_t count, int64_t n) {
+  constexpr int64_t kChunk = 8 * 16;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int q = 0; q < 4; ++q) {
-      const Float16 v = load16(y[q] + i) + a[q] * load16(row[q] + i);
-      std::memcpy(y[q] + i, &v, sizeof v);
-    }
+  for (; i + kChunk <= n; i += kChunk) {
+    Float16 acc[8];
+    for (int v = 0; v < 8; ++v) acc[v] = load16(y + i + 16 * v);
+    for (int64_t l = 0; l < count; ++l)
+      for (int v = 0; v < 8; ++v) acc[v] += a[l] * load16(rows[l] + i + 16 * v);
+    std::memcpy(y + i, acc, sizeof acc);
+  }
   for (; i < n; ++i)
-    for (int q = 0; q < 4; ++q) y[q][i] += a[q] * row[q][i];
+    for (int64_t l = 0; l < count; ++l) y[i] += a[l] * rows[l][i];
 }
 
 class FffKernel final : public Kernel {
@@ -225,17 +230,20 @@ class FffKernel final : public Kernel {
             {leaf_w2_.data(), leaf_w2_.size() * 4}};
   }
 
-  // rows_read_gbs: node rows the walk actually read (per_token: every step; level_batched: once
-  // per node group of a tile) per second, to set against the bandwidth of the cache level the
-  // tree lives in (calibrate's ceilings). The leaves' dense FFNs are not counted.
+  // rows_read_gbs: node row bytes the walk actually read (per_token: both rows of every step;
+  // level_batched: an input row once per node group of a tile at the shared levels, once per
+  // token below, and every output row once per token) per second, to set against the
+  // bandwidth of the cache level the tree lives in (calibrate's ceilings);
+  // rows_read_per_token in units of one node's input and output rows. The leaves' dense FFNs
+  // are not counted.
   std::map<std::string, std::string> extras() const override {
     std::map<std::string, std::string> e;
     const double row_bytes = 4.0 * (s_.d + (s_.leaf == 0 ? s_.d_out : 0));
-    const double rows_read = impl_ == "per_token" ? double(last_tokens_) * s_.trees * s_.levels()
-                             : impl_ == "level_batched" ? double(last_row_groups_) : 0.0;
-    if (last_seconds_ > 0 && rows_read > 0) {
-      e["rows_read_gbs"] = fmt::format("{:.2f}", rows_read * row_bytes / last_seconds_ / 1e9);
-      e["rows_read_per_token"] = fmt::format("{:.3f}", rows_read / (double(last_tokens_) * s_.trees));
+    const double bytes = impl_ == "per_token" ? double(last_tokens_) * s_.trees * s_.levels() * row_bytes
+                         : impl_ == "level_batched" ? last_row_bytes_ : 0.0;
+    if (last_seconds_ > 0 && bytes > 0) {
+      e["rows_read_gbs"] = fmt::format("{:.2f}", bytes / last_seconds_ / 1e9);
+      e["rows_read_per_token"] = fmt::format("{:.3f}", bytes / row_bytes / (double(last_tokens_) * s_.trees));
     }
     if (impl_ == "matrix" && s_.leaf == 0)
       e["matrix_flops"] = fmt::format("{:.4g}", 2.0 * last_tokens_ * s_.trees * s_.nodes() * (s_.d + s_.d_out));
@@ -288,43 +296,53 @@ class FffKernel final : public Kernel {
     }
   }
 
-  // One step for four tokens ts[0..4) of a tile at nodes tile_node[ts[q]] of `tree`.
-  void step4(int64_t tree, const int64_t* ts, const float* X, float* Y, int64_t* tile_node) const {
+  // Routing only, for four tokens ts[0..4) of a tile at nodes node[ts[q]] of `tree`: their logits
+  // (four independent dot products; rows may coincide), activations into coef[ts[q]·levels +
+  // level] and the nodes into path[…]; then each token moves to its child.
+  void route4(int64_t tree, int64_t level, const int64_t* ts, const float* X, int64_t* node, float* coef,
+              int64_t* path) const {
     const float* x[4];
     const float* w_in[4];
-    const float* w_out[4];
-    float* y[4];
     int64_t n[4];
     for (int q = 0; q < 4; ++q) {
-      n[q] = tree * s_.nodes() + tile_node[ts[q]];
+      n[q] = tree * s_.nodes() + node[ts[q]];
       x[q] = X + ts[q] * s_.d;
-      y[q] = Y + ts[q] * s_.d_out;
       w_in[q] = w_in_.data() + n[q] * s_.d;
-      w_out[q] = s_.leaf == 0 ? w_out_.data() + n[q] * s_.d_out : nullptr;
     }
-    float z[4], a[4];
+    float z[4];
     dot4(w_in, x, s_.d, z);
-    for (int q = 0; q < 4; ++q) {
-      z[q] += b_in_[n[q]];
-      a[q] = s_.gelu ? gelu_erf(z[q]) : z[q];
-      tile_node[ts[q]] = fff_child(tile_node[ts[q]], z[q], s_.leaf > 0);
-    }
-    if (s_.leaf == 0) axpy4(y, w_out, a, s_.d_out);
+    for (int q = 0; q < 4; ++q) record(ts[q], level, n[q], z[q] + b_in_[n[q]], node, coef, path);
+  }
+  void route(int64_t tree, int64_t level, int64_t t, const float* X, int64_t* node, float* coef, int64_t* path) const {
+    const int64_t n = tree * s_.nodes() + node[t];
+    record(t, level, n, dot(X + t * s_.d, w_in_.data() + n * s_.d, s_.d) + b_in_[n], node, coef, path);
+  }
+  void record(int64_t t, int64_t level, int64_t n, float z, int64_t* node, float* coef, int64_t* path) const {
+    coef[t * s_.levels() + level] = s_.gelu ? gelu_erf(z) : z;
+    path[t * s_.levels() + level] = n;
+    node[t] = fff_child(node[t], z, s_.leaf > 0);
   }
 
   // Tiles of `tile` tokens (their x and y stay in L2) are spread over the threads, one parallel
-  // region and no barrier per level. Within a tile the walk goes level by level with the tokens
-  // sorted by node, so the top levels, shared by many tokens, read each row once per tile.
+  // region and no barrier per level. Each tile first routes: level by level with the tokens
+  // sorted by node while the levels are shared (at least two tokens per node on average), so
+  // those input rows are read once per tile; below that four tokens at a time finish their
+  // walks together, x in L1 and four independent rows in flight. Only the input rows are on
+  // the walk's dependent path. Then every token's output, Σ act·W_out[node] over its path, is
+  // summed with y in registers and all its rows' addresses known (UltraFastBERT form), or its
+  // leaf FFN is run (FFF form).
   void forward_level_batched(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
     StageTimer::Scope scope(stages, 0);
     // Smaller tiles when the batch would not give every thread one.
     const int64_t per_thread = (tokens + omp_get_max_threads() - 1) / omp_get_max_threads();
     const int64_t tile = std::clamp<int64_t>(per_thread, 1, s_.tile);
-    const int64_t tiles = (tokens + tile - 1) / tile;
-    int64_t groups = 0;
-#pragma omp parallel reduction(+ : groups)
+    const int64_t tiles = (tokens + tile - 1) / tile, levels = s_.levels();
+    int64_t in_rows = 0, out_rows_read = 0;
+#pragma omp parallel reduction(+ : in_rows, out_rows_read)
     {
-      std::vector<int64_t> node(tile), order(tile);
+      std::vector<int64_t> node(tile), order(tile), path(tile * levels);
+      std::vector<float> coef(tile * levels);
+      std::vector<const float*> out_rows(levels);
       float* hidden = hidden_.data() + omp_get_thread_num() * std::max<int64_t>(s_.leaf, 1);
 #pragma omp for schedule(static)
       for (int64_t b = 0; b < tiles; ++b) {
@@ -332,24 +350,41 @@ class FffKernel final : public Kernel {
         const float* Xt = X + t0 * s_.d;
         float* Yt = Y + t0 * s_.d_out;
         std::fill(Yt, Yt + m * s_.d_out, 0.0f);
+        int64_t shared_levels = 0;
+        while (shared_levels < levels && (int64_t{2} << shared_levels) <= m) ++shared_levels;
         for (int64_t tree = 0; tree < s_.trees; ++tree) {
           std::fill(node.begin(), node.begin() + m, 0);
-          for (int64_t level = 0; level < s_.levels(); ++level) {
-            std::iota(order.begin(), order.begin() + m, 0);
+          std::iota(order.begin(), order.begin() + m, 0);
+          for (int64_t level = 0; level < shared_levels; ++level) {
             std::sort(order.begin(), order.begin() + m, [&](int64_t p, int64_t q) { return node[p] < node[q]; });
             for (int64_t i = 0; i < m; ++i)
-              if (i == 0 || node[order[i]] != node[order[i - 1]]) ++groups;
+              if (i == 0 || node[order[i]] != node[order[i - 1]]) ++in_rows;
             int64_t i = 0;
-            for (; i + 4 <= m; i += 4) step4(tree, order.data() + i, Xt, Yt, node.data());
-            for (; i < m; ++i) node[order[i]] = step(tree, node[order[i]], Xt + order[i] * s_.d, Yt + order[i] * s_.d_out);
+            for (; i + 4 <= m; i += 4) route4(tree, level, order.data() + i, Xt, node.data(), coef.data(), path.data());
+            for (; i < m; ++i) route(tree, level, order[i], Xt, node.data(), coef.data(), path.data());
           }
-          if (s_.leaf > 0)
+          in_rows += m * (levels - shared_levels);
+          int64_t i = 0;
+          for (; i + 4 <= m; i += 4)
+            for (int64_t level = shared_levels; level < levels; ++level)
+              route4(tree, level, order.data() + i, Xt, node.data(), coef.data(), path.data());
+          for (; i < m; ++i)
+            for (int64_t level = shared_levels; level < levels; ++level)
+              route(tree, level, order[i], Xt, node.data(), coef.data(), path.data());
+          if (s_.leaf > 0) {
             for (int64_t t = 0; t < m; ++t)
               leaf_ffn(tree * s_.leaves() + node[t] - s_.nodes(), Xt + t * s_.d, Yt + t * s_.d_out, hidden);
+            continue;
+          }
+          out_rows_read += m * levels;
+          for (int64_t t = 0; t < m; ++t) {
+            for (int64_t l = 0; l < levels; ++l) out_rows[l] = w_out_.data() + path[t * levels + l] * s_.d_out;
+            add_weighted_rows(Yt + t * s_.d_out, out_rows.data(), coef.data() + t * levels, levels, s_.d_out);
+          }
         }
       }
     }
-    last_row_groups_ = groups;
+    last_row_bytes_ = 4.0 * (double(in_rows) * s_.d + double(out_rows_read) * s_.d_out);
   }
 
   // FastFF's matrix form: all node logits in one GEMM, the path mask, then (UltraFastBERT form)
@@ -399,7 +434,7 @@ class FffKernel final : public Kernel {
   std::string impl_;
   AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_, hidden_, logits_, mask_;
   std::vector<int64_t> node_;  // matrix: each token's leaf
-  int64_t last_row_groups_ = 0;  // level_batched: node rows read in the last call
+  double last_row_bytes_ = 0;  // level_batched: node row bytes read in the last call (shared ones once)
   double last_seconds_ = 0;
   int64_t last_tokens_ = 0;
 };
