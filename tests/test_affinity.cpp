@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "machine/topology.hpp"
 #include "support_run_folders.hpp"
@@ -57,4 +58,25 @@ TEST(Affinity, AllFollowsTasksetAndSurvivesLibgompBindingTheInitialThread) {
   std::set<int> want = {1, physical_cores()};
   EXPECT_EQ(threads_in_grid(bound.output), want) << bound.output;
   fs::remove_all(dir);
+}
+
+// The cachesim re-run pool and the OpenBLAS re-exec start from a thread libgomp may have bound
+// to one CPU; widening gives it every usable CPU back, so children do not all share that one.
+TEST(Affinity, WideningAThreadBoundToOneCpuGivesItEveryUsableCpu) {
+  const std::set<int> usable = usable_cpus();
+  if (usable.size() < 2) GTEST_SKIP() << "this process may use one CPU: nothing to widen";
+  std::set<int> seen;
+  std::thread([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(*usable.begin(), &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    widen_affinity_to_usable_cpus();
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    ASSERT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &mask)) seen.insert(cpu);
+  }).join();
+  EXPECT_EQ(seen, usable);
 }

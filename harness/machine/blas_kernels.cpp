@@ -22,16 +22,6 @@ bool is_generic_fallback(const std::string& core) {
   return core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "generic";
 }
 
-// libgomp may have bound this thread to its first OpenMP place before main() (OMP_PROC_BIND set):
-// the program run again must start with every CPU the process was given, not that one place.
-void widen_affinity_to_usable_cpus() {
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  for (int cpu : usable_cpus())
-    if (cpu < CPU_SETSIZE) CPU_SET(cpu, &mask);
-  if (CPU_COUNT(&mask) > 0) sched_setaffinity(0, sizeof mask, &mask);
-}
-
 }  // namespace
 
 std::string openblas_core_override(const std::string& core, bool avx512_bf16, bool avx512, bool avx2) {

@@ -134,6 +134,23 @@ const CpuInfo& cpu_info() {
 
 int physical_cores() { return std::max(static_cast<int>(one_cpu_per_core().size()), 1); }
 
+namespace {
+
+std::set<int> calling_thread_mask() {
+  std::set<int> cpus;
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return cpus;  // empty: no restriction known
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &mask)) cpus.insert(cpu);
+  return cpus;
+}
+
+// The mask the program started with, before any thread of it was narrowed to one CPU.
+const std::set<int> g_start_mask = calling_thread_mask();
+
+}  // namespace
+
 std::set<int> usable_cpus() {
   std::set<int> cpus;
   for (int place = 0; place < omp_get_num_places(); ++place) {
@@ -141,13 +158,15 @@ std::set<int> usable_cpus() {
     omp_get_place_proc_ids(place, ids.data());
     cpus.insert(ids.begin(), ids.end());
   }
-  if (!cpus.empty()) return cpus;
+  return cpus.empty() ? g_start_mask : cpus;
+}
+
+void widen_affinity_to_usable_cpus() {
   cpu_set_t mask;
   CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return cpus;  // empty: no restriction known
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &mask)) cpus.insert(cpu);
-  return cpus;
+  for (int cpu : usable_cpus())
+    if (cpu < CPU_SETSIZE) CPU_SET(cpu, &mask);
+  if (CPU_COUNT(&mask) > 0) sched_setaffinity(0, sizeof mask, &mask);
 }
 
 std::vector<int> one_cpu_per_core() {

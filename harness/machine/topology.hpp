@@ -38,8 +38,13 @@ int physical_cores();
 // The logical CPUs this process may use (a SLURM allocation, a cpuset, taskset); empty if the
 // mask cannot be read. When OMP_PROC_BIND is set at start-up, libgomp binds the initial thread
 // to its first place before main(), so that thread's own mask (sched_getaffinity) shows one
-// place: the union of the OpenMP places, built from the mask the process started with, is used.
+// place: the union of the OpenMP places, built from the mask the process started with, is used;
+// without places, the mask the process started with.
 std::set<int> usable_cpus();
+// Lets the calling thread run on every usable CPU again. libgomp binds the initial thread to its
+// first place (OMP_PROC_BIND), and threads and processes started from it inherit that one CPU:
+// a program run again, or child processes meant to run side by side, widen it first.
+void widen_affinity_to_usable_cpus();
 // One logical CPU per physical core (the first allowed sibling of each), the order threads are
 // pinned in; only CPUs the process may use count (its affinity mask, or the union of the OpenMP
 // places when the user set them).
