@@ -216,8 +216,8 @@ TEST_F(CachesimRuns, AProgramThatNeverInstrumentsIsAnError) {
 }
 
 // A sweep with counters = cachesim: every point is timed first, then re-run under valgrind (in
-// parallel); the rows land in grid order, each with simulated counts. Needs the cachesim build
-// (scripts/test.sh builds it).
+// parallel) on one thread, points that differ only in threads sharing a re-run; the rows land
+// in grid order, each with simulated counts. Needs the cachesim build (scripts/test.sh builds it).
 TEST(CachesimSweep, EveryPointGetsSimulatedCountsInGridOrder) {
   try {
     cachesim_binary();
@@ -226,23 +226,34 @@ TEST(CachesimSweep, EveryPointGetsSimulatedCountsInGridOrder) {
   }
   if (!make_counter_backend("cachesim")->probe().available) GTEST_SKIP() << "valgrind is not installed";
   const std::filesystem::path dir = testing::test_temp_dir("cachesim_sweep");
-  std::ofstream(dir / "x.ini") << "name = x\ntokens = 16,64,32\nthreads = 1\nrepetitions = 2\nwarmup_s = 0\n"
+  std::ofstream(dir / "x.ini") << "name = x\ntokens = 16,64,32\nthreads = 1,2\nrepetitions = 2\nwarmup_s = 0\n"
                                   "min_time_s = 0.001\ncounters = cachesim\nevents = llc\noutput = "
                                << (dir / "out").string() << "\n\n[gemm_ffn]\nimpl = openblas\nd = 32\nd_ff = 64\n";
   const testing::CliResult r = testing::run_cli("sweep " + (dir / "x.ini").string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("cachesim: re-running 3 points"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cachesim: re-running 6 points (3 distinct re-runs)"), std::string::npos) << r.output;
   std::filesystem::path folder;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "out"))
     if (e.path().filename() == "points.csv") folder = e.path().parent_path();
   const auto points = read_csv_file((folder / "points.csv").string());
-  ASSERT_EQ(points.size(), 4u);
+  ASSERT_EQ(points.size(), 7u);
+  std::map<std::string, std::string> misses_at_one_thread;
   for (size_t i = 1; i < points.size(); ++i) {
-    EXPECT_EQ(testing::column(points, i, "tokens"), std::vector<std::string>({"16", "64", "32"})[i - 1]);
+    const std::string tokens = testing::column(points, i, "tokens"), threads = testing::column(points, i, "threads");
+    EXPECT_EQ(tokens, std::vector<std::string>({"16", "16", "64", "64", "32", "32"})[i - 1]);
     EXPECT_EQ(testing::column(points, i, "counter_source"), "sim");
+    const std::string misses = testing::column(points, i, "llc_misses");
+    EXPECT_FALSE(misses.empty());
+    if (threads == "1") {
+      misses_at_one_thread[tokens] = misses;
+      EXPECT_EQ(testing::column(points, i, "status_reason"), "");
+    } else {
+      EXPECT_EQ(misses, misses_at_one_thread[tokens]) << "the 2-thread point shares the 1-thread re-run";
+      EXPECT_NE(testing::column(points, i, "status_reason").find("counted the call on one thread"), std::string::npos);
+    }
   }
   const auto counters = read_csv_file((folder / "counters.csv").string());
-  EXPECT_EQ(counters.size(), 1u + 3u * 2u);  // LL_refs and LL_misses per point
+  EXPECT_EQ(counters.size(), 1u + 6u * 2u);  // LL_refs and LL_misses per point
   std::filesystem::remove_all(dir);
 }
 

@@ -62,6 +62,10 @@ class CounterBackend {
   // of `ffnbench run-point` that rebuild the point (see harness/cli/cmd_run_point.cpp), and
   // start/stop/read are not used.
   virtual bool measures_offline() const { return false; }
+  // The thread count a re-run uses for a point of `point_threads`, and (when they differ) the
+  // note its row carries saying so.
+  virtual int offline_threads(int point_threads) const { return point_threads; }
+  virtual std::string offline_threads_note() const { return {}; }
   // Per-forward-call values over `iterations` calls of the point.
   virtual std::vector<CounterValue> measure_offline(const std::vector<std::string>& run_point_args,
                                                     int iterations) {

@@ -19,10 +19,12 @@ struct OfflineRerun {
   std::vector<std::string> run_point_args;
 };
 
-// Runs the re-runs of a re-running backend, one per core at a time, and hands each point, with
-// its counters, to `write` in grid order as soon as it and all before it are done. Ctrl-C stops
-// new re-runs; a point whose counters are not in is not written (--resume measures it again).
-// A re-run that fails on its own leaves that point's counters empty, with why: its timing stands.
+// Runs the re-runs of a re-running backend, one per core at a time, longest first, and hands
+// each point, with its counters, to `write` in grid order as soon as it and all before it are
+// done. Points with the same re-run command share one re-run (the simulation is deterministic).
+// Ctrl-C stops new re-runs; every point whose counters are in is still written, the others are
+// not (--resume measures them again). A re-run that fails on its own leaves its points'
+// counters empty, with why: their timings stand.
 void run_offline_counters(CounterBackend& backend, std::vector<OfflineRerun>& reruns,
                           const std::function<void(const OfflineRerun&)>& write);
 

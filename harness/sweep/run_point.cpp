@@ -2,14 +2,14 @@
 
 namespace ffnbench {
 
-std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold) {
+std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold, int threads) {
   std::vector<std::string> args = {"run-point", "--variant", point.variant};
   for (const auto& [k, v] : point.config.values()) {
     args.push_back("--set");
     args.push_back(k + "=" + v);
   }
   for (const auto& extra : {std::pair<const char*, std::string>{"--tokens", std::to_string(point.tokens)},
-                            {"--threads", std::to_string(point.threads)},
+                            {"--threads", std::to_string(threads)},
                             {"--seed", std::to_string(seed)}}) {
     args.push_back(extra.first);
     args.push_back(extra.second);

@@ -195,7 +195,10 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     }
     if (m.status == "interrupted") break;  // an unfinished point is not written: --resume reruns it
     if (m.status == "ok" && backend->measures_offline()) {
-      reruns.push_back({&p, std::move(m), run_point_args(p, x.seed, settings.cold_cache)});
+      const int rerun_threads = backend->offline_threads(p.threads);
+      if (rerun_threads != p.threads)
+        m.reason = m.reason.empty() ? backend->offline_threads_note() : m.reason + "; " + backend->offline_threads_note();
+      reruns.push_back({&p, std::move(m), run_point_args(p, x.seed, settings.cold_cache, rerun_threads)});
       continue;
     }
     write_point(p, m);
