@@ -55,7 +55,10 @@ struct FffShape {
 };
 
 // 16 floats as one vector value; GCC lowers it to whatever the target has (one zmm, two ymm).
+// Builds without AVX-512 (the cachesim binary) warn that passing one by value changes the ABI;
+// the functions that do are internal to this file and inlined, so no call crosses an ABI boundary.
 using Float16 = float __attribute__((vector_size(64)));
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 inline Float16 load16(const float* p) {
   Float16 v;
