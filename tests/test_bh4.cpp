@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "bh4/bh4_transform.hpp"
+#include "bh4/block_kernel.hpp"
 #include "bh4/fwht.hpp"
 #include "common/aligned.hpp"
 #include "common/random.hpp"
@@ -109,6 +110,22 @@ TEST(Bh4, EveryImplMatchesItsReferenceOnOddWidths) {
   }
 }
 
+TEST(Bh4, BothBlockGemmsMatchTheReference) {
+  std::vector<std::string> ways = {"openblas"};
+  if (microkernel_supports(16)) ways.push_back("microkernel");
+  else std::printf("[ SKIPPED part ] block_gemm=microkernel: this CPU has no AVX-512\n");
+  for (const std::string& way : ways)
+    for (const char* b : {"16", "64"}) {
+      auto k = build({{"d", "300"}, {"b", b}, {"outputs", "700"}, {"tile", "7"}, {"block_gemm", way}}, 23);
+      EXPECT_EQ(k->extras().at("block_gemm"), way);
+      GateResult g = test_support::check_all_rows(*k, 23);
+      EXPECT_TRUE(g.passed) << way << " b=" << b << ": " << g.detail;
+    }
+  // auto takes one of the two, and OpenBLAS where the micro-kernel cannot run (b = 8).
+  auto narrow = build({{"d", "64"}, {"b", "8"}}, 4);
+  EXPECT_EQ(narrow->extras().at("block_gemm"), "openblas");
+}
+
 TEST(Bh4, CostCountsBlockMacsAndHadamardAdds) {
   auto k = build({{"d", "512"}, {"b", "64"}, {"outputs", "1024"}}, 1);
   // 2 copies × (4·512·64 MACs = 2 FLOPs each + 4·512·9 add/sub)
@@ -122,4 +139,9 @@ TEST(Bh4, ValidationMessages) {
             "invalid value '256' for 'bh4.b': must divide d' = 128 (the padded width of d = 100)");
   EXPECT_EQ(error_of({{"b", "48"}}), "invalid value '48' for 'bh4.b': must be an integer power of two in [1, 65536]");
   EXPECT_EQ(error_of({{"impl", "fast"}}), "invalid value 'fast' for 'bh4.impl': must be one of: optimized, reference, dense");
+  if (__builtin_cpu_supports("avx512f")) {
+    EXPECT_EQ(error_of({{"b", "8"}, {"block_gemm", "microkernel"}}),
+              "invalid value 'microkernel' for 'bh4.block_gemm': needs AVX-512 and b a multiple of 16 (this CPU has "
+              "AVX-512; b = 8); use auto or openblas");
+  }
 }

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <memory>
+#include <optional>
 
 #include "bh4/bh4_transform.hpp"
 #include "common/blas.hpp"
@@ -14,6 +15,12 @@
 namespace ffnbench {
 namespace {
 
+std::optional<BlockGemm> block_gemm_choice(const std::string& name) {
+  if (name == "microkernel") return BlockGemm::Microkernel;
+  if (name == "openblas") return BlockGemm::Openblas;
+  return std::nullopt;  // auto: measured
+}
+
 class Bh4Kernel final : public Kernel {
  public:
   Bh4Kernel(const Config& c, uint64_t seed)
@@ -21,7 +28,8 @@ class Bh4Kernel final : public Kernel {
         outputs_(c.integer("outputs") > 0 ? c.integer("outputs") : next_power_of_two(d_)),
         tile_(c.integer("tile")),
         impl_(c.str("impl")),
-        bh4_(d_, c.integer("b"), (outputs_ + next_power_of_two(d_) - 1) / next_power_of_two(d_), seed, 21) {
+        bh4_(d_, c.integer("b"), (outputs_ + next_power_of_two(d_) - 1) / next_power_of_two(d_), seed, 21,
+             block_gemm_choice(c.str("block_gemm"))) {
     if (impl_ == "dense") {
       dense_.resize(d_ * outputs_);
       const float a = 1.0f / std::sqrt(static_cast<float>(d_));
@@ -93,8 +101,8 @@ class Bh4Kernel final : public Kernel {
   double tolerance() const override { return 1e-4; }
 
   std::map<std::string, std::string> extras() const override {
-    return {{"fwht_path", to_string(bh4_.fwht_path())}, {"copies", std::to_string(bh4_.copies())},
-            {"d_padded", std::to_string(bh4_.padded())}};
+    return {{"fwht_path", to_string(bh4_.fwht_path())}, {"block_gemm", to_string(bh4_.block_gemm())},
+            {"copies", std::to_string(bh4_.copies())}, {"d_padded", std::to_string(bh4_.padded())}};
   }
 
  private:
@@ -121,6 +129,8 @@ class Bh4Variant final : public Variant {
             ParamSpec::integer("b", 64, 1, 65536, "block size of the block-diagonal rounds (power of two, divides d')").pow2(),
             ParamSpec::integer("outputs", 0, 0, 1 << 22, "output width (0: d'); copies = ceil(outputs / d')"),
             ParamSpec::integer("tile", 64, 1, 1 << 16, "tokens per tile (optimized impl)"),
+            ParamSpec::choice("block_gemm", "auto", {"auto", "microkernel", "openblas"},
+                              "block products: AVX-512 micro-kernel, OpenBLAS per block, or auto (the faster, timed when built)"),
             ParamSpec::choice("impl", "optimized", {"optimized", "reference", "dense"},
                               "optimized: tiled block GEMMs + vector FWHT; reference: scalar; dense: the GEMM d → outputs")};
   }
@@ -128,6 +138,10 @@ class Bh4Variant final : public Variant {
     const int64_t dp = next_power_of_two(c.integer("d"));
     if (c.integer("b") > dp)
       throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", dp, c.str("d")));
+    if (c.str("block_gemm") == "microkernel" && !microkernel_supports(c.integer("b")))
+      throw ConfigError("block_gemm", "microkernel",
+                        fmt::format("needs AVX-512 and b a multiple of 16 (this CPU {} AVX-512; b = {}); use auto or openblas",
+                                    __builtin_cpu_supports("avx512f") ? "has" : "has no", c.str("b")));
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t) const override {
     return std::make_unique<Bh4Kernel>(c, seed);

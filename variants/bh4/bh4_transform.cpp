@@ -1,6 +1,8 @@
 #include "bh4/bh4_transform.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -15,14 +17,17 @@ int64_t next_power_of_two(int64_t v) {
   return p;
 }
 
-Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream)
+Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream,
+                           std::optional<BlockGemm> block_gemm)
     : d_(d), b_(b), copies_(copies), padded_(next_power_of_two(d)), path_(best_fwht_path()) {
   weights_.resize(copies_ * kRounds * padded_ * b_);
   const float a = std::sqrt(3.0f / static_cast<float>(b_ * padded_));
   fill_uniform(weights_.data(), weights_.size(), seed, stream, -a, a);
   // H_d' = (levels across b-blocks)·(H_b inside each block), and the block product feeds it,
   // so B_i·H_b (in double, rounded once) takes the place of B_i and most of the transform.
-  if (b_ >= 16 && path_ == FwhtPath::Avx512 && block_kernel_uses_avx512(b_)) {
+  // Worth it once the levels left start at a whole register (inside one, fwht_rows goes scalar).
+  const int64_t register_floats = path_ == FwhtPath::Avx512 ? 16 : path_ == FwhtPath::Avx2 ? 8 : 1;
+  if (b_ > 1 && b_ >= register_floats) {
     folded_weights_.resize(weights_.size());
     for (int64_t blk = 0; blk < static_cast<int64_t>(weights_.size()) / (b_ * b_); ++blk) {
       const float* w = weights_.data() + blk * b_ * b_;
@@ -34,6 +39,26 @@ Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, 
         }
     }
   }
+  if (!microkernel_supports(b_)) block_gemm_ = BlockGemm::Openblas;
+  else block_gemm_ = block_gemm ? *block_gemm : faster_block_gemm();
+}
+
+// Both ways over one tile of random rows, the best of a few calls each (a few ms at the
+// paper's size; the tile is shrunk for very wide d').
+BlockGemm Bh4Transform::faster_block_gemm() {
+  const int64_t rows = std::clamp<int64_t>((int64_t{1} << 22) / (padded_ * std::max<int64_t>(b_, 1)), 4, 64);
+  AlignedVector<float> in(rows * padded_), work(rows * padded_), out(rows * outputs());
+  fill_uniform(in.data(), in.size(), 7, 7, -1.0f, 1.0f);
+  double best[2] = {1e30, 1e30};
+  for (int round = 0; round < 4; ++round)  // interleaved, so that a noisy moment hits both
+    for (BlockGemm g : {BlockGemm::Microkernel, BlockGemm::Openblas}) {
+      block_gemm_ = g;
+      const auto t0 = std::chrono::steady_clock::now();
+      apply_tile(in.data(), out.data(), rows, work.data());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (round > 0) best[static_cast<int>(g)] = std::min(best[static_cast<int>(g)], s);  // round 0 warms up
+    }
+  return best[0] <= best[1] ? BlockGemm::Microkernel : BlockGemm::Openblas;
 }
 
 const float* Bh4Transform::block_weights(int64_t copy, int round) const {
@@ -77,10 +102,12 @@ void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* 
       float* target = to_out ? out + c * padded_ : work;
       const int64_t target_stride = to_out ? outputs() : padded_;
       if (folds_block_hadamard()) {
-        block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, folded_block_weights(c, r));
+        block_diagonal_product(block_gemm_, src, src_stride, target, target_stride, rows, padded_, b_,
+                               folded_block_weights(c, r));
         fwht_rows(target, rows, padded_, target_stride, path_, b_);
       } else {
-        block_diagonal_product(src, src_stride, target, target_stride, rows, padded_, b_, block_weights(c, r));
+        block_diagonal_product(block_gemm_, src, src_stride, target, target_stride, rows, padded_, b_,
+                               block_weights(c, r));
         fwht_rows(target, rows, padded_, target_stride, path_);
       }
       src = target;

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include "bh4/block_kernel.hpp"
 #include "bh4/fwht.hpp"
 #include "common/aligned.hpp"
 
@@ -19,7 +21,10 @@ class Bh4Transform {
 
   // Block weights uniform with variance 1/(b·d'), so each round (block product, then H's
   // factor √d') keeps a vector's expected norm: outputs stay O(inputs) through 4 rounds.
-  Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream);
+  // block_gemm: how the block products run; unset: the faster of the two on this CPU, timed on
+  // a tile here (OpenBLAS alone where the micro-kernel cannot run).
+  Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream,
+               std::optional<BlockGemm> block_gemm = std::nullopt);
 
   int64_t d() const { return d_; }
   int64_t padded() const { return padded_; }  // d'
@@ -39,8 +44,9 @@ class Bh4Transform {
   std::vector<float> dense_block_factor(int64_t copy, int round) const;
 
   FwhtPath fwht_path() const { return path_; }
+  BlockGemm block_gemm() const { return block_gemm_; }
   // Whether apply_tile folds the Hadamard levels inside each block into the block weights
-  // (B_i·H_b, so one pass of the cross-block levels is left): AVX-512 paths with b ≥ 16.
+  // (B_i·H_b, so only the levels across blocks are left): when b is at least a register wide.
   bool folds_block_hadamard() const { return !folded_weights_.empty(); }
   // Per token and copy: 4·d'·b multiply-adds and 4·d'·log2(d') add/subtracts (2 and 1 FLOPs).
   double block_flops_per_token() const { return 2.0 * kRounds * padded_ * b_ * copies_; }
@@ -50,8 +56,11 @@ class Bh4Transform {
  private:
   const float* folded_block_weights(int64_t copy, int round) const;
 
+  BlockGemm faster_block_gemm();
+
   int64_t d_, b_, copies_, padded_;
   FwhtPath path_;
+  BlockGemm block_gemm_ = BlockGemm::Openblas;
   AlignedVector<float> weights_;         // [copies][rounds][d'/b][b][b]
   AlignedVector<float> folded_weights_;  // the same blocks times H_b, when folded
 };

@@ -58,14 +58,17 @@ __attribute__((target("avx512f"))) void product_avx512(const float* in, int64_t 
 
 }  // namespace
 
-bool block_kernel_uses_avx512(int64_t b) {
+const char* to_string(BlockGemm g) { return g == BlockGemm::Microkernel ? "microkernel" : "openblas"; }
+
+bool microkernel_supports(int64_t b) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   return avx512 && b % 16 == 0;
 }
 
-void block_diagonal_product(const float* in, int64_t in_stride, float* out, int64_t out_stride,
+void block_diagonal_product(BlockGemm how, const float* in, int64_t in_stride, float* out, int64_t out_stride,
                             int64_t rows, int64_t padded, int64_t b, const float* w) {
-  if (block_kernel_uses_avx512(b)) return product_avx512(in, in_stride, out, out_stride, rows, padded, b, w);
+  if (how == BlockGemm::Microkernel && microkernel_supports(b))
+    return product_avx512(in, in_stride, out, out_stride, rows, padded, b, w);
   for (int64_t blk = 0; blk < padded / b; ++blk)
     sgemm_rowmajor(rows, b, b, 1.0f, in + blk * b, in_stride, w + blk * b * b, b, false, 0.0f, out + blk * b,
                    out_stride);

@@ -1,16 +1,20 @@
 // The block-diagonal product of BH4 on a tile of tokens: out[r][blk·b + j] = Σ_k in[r][blk·b + k]·W_blk[k][j].
-// AVX-512 register-blocked micro-kernel (4 tokens × 64 columns in 16 zmm accumulators, the b×b
-// block in L1) when the CPU has AVX-512 and b is a multiple of 16; OpenBLAS small GEMMs otherwise.
+// Two ways: an AVX-512 register-blocked micro-kernel (4 tokens × 64 columns in 16 zmm
+// accumulators, the b×b block in L1; needs AVX-512 and b a multiple of 16), or one OpenBLAS
+// small GEMM per block. Which is faster depends on the CPU and b: Bh4Transform measures both.
 #pragma once
 
 #include <cstdint>
 
 namespace ffnbench {
 
-bool block_kernel_uses_avx512(int64_t b);
+enum class BlockGemm { Microkernel, Openblas };
+const char* to_string(BlockGemm g);
+
+bool microkernel_supports(int64_t b);
 
 // in: rows × (d' floats, stride in_stride); w: [d'/b][b][b]; out: rows × (stride out_stride).
-void block_diagonal_product(const float* in, int64_t in_stride, float* out, int64_t out_stride,
+void block_diagonal_product(BlockGemm how, const float* in, int64_t in_stride, float* out, int64_t out_stride,
                             int64_t rows, int64_t padded, int64_t b, const float* w);
 
 }  // namespace ffnbench

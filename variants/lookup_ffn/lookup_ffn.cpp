@@ -182,7 +182,10 @@ class LookupFfnKernel final : public Kernel {
         {"tables_bytes", fmt::format("{:.0f}", s_.table_bytes(bf16_))},
         {"gather_bytes", fmt::format("{:.0f}", gather_bytes)},
         {"gather_gbs", last_gather_s_ > 0 ? fmt::format("{:.2f}", gather_bytes / last_gather_s_ / 1e9) : ""}};
-    if (bh4_) e["fwht_path"] = to_string(bh4_->fwht_path());
+    if (bh4_) {
+      e["fwht_path"] = to_string(bh4_->fwht_path());
+      e["block_gemm"] = to_string(bh4_->block_gemm());
+    }
     return e;
   }
 
