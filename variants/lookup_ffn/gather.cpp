@@ -53,6 +53,9 @@ __attribute__((target("avx512f"))) inline __m512 load16(const uint16_t* p) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
 }
 
+inline float to_float(float v) { return v; }
+inline float to_float(uint16_t v) { return widen(v); }
+
 // y[0..n) += s · row[0..n). Explicit AVX-512 where present: left to itself the compiler
 // vectorizes the callers' outer loops with gathers instead.
 template <class T>
@@ -60,14 +63,7 @@ __attribute__((target("avx512f"))) void axpy_avx512(float* __restrict y, const T
   const __m512 sv = _mm512_set1_ps(s);
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, _mm512_fmadd_ps(sv, load16(row + j), _mm512_loadu_ps(y + j)));
-  for (; j < n; ++j) y[j] += s * static_cast<float>(row[j]);
-}
-template <>
-__attribute__((target("avx512f"))) void axpy_avx512(float* __restrict y, const uint16_t* __restrict row, float s, int64_t n) {
-  const __m512 sv = _mm512_set1_ps(s);
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, _mm512_fmadd_ps(sv, load16(row + j), _mm512_loadu_ps(y + j)));
-  for (; j < n; ++j) y[j] += s * widen(row[j]);
+  for (; j < n; ++j) y[j] += s * to_float(row[j]);
 }
 
 inline void axpy_portable(float* __restrict y, const float* __restrict row, float s, int64_t n) {
@@ -85,6 +81,21 @@ inline void axpy(float* __restrict y, const T* __restrict row, float s, int64_t 
   else axpy_portable(y, row, s, n);
 }
 
+// A column block's 64 values of one table row as 4 × 16 floats in column order. bf16 blocks are
+// interleaved (gather.hpp): one 64-byte load holds 32 columns; a 16-bit shift widens columns
+// 0..15, masking off the low halves gives columns 16..31.
+__attribute__((target("avx512f"))) inline void load_block(const float* row, __m512 v[4]) {
+  for (int i = 0; i < 4; ++i) v[i] = _mm512_loadu_ps(row + 16 * i);
+}
+__attribute__((target("avx512f"))) inline void load_block(const uint16_t* row, __m512 v[4]) {
+  const __m512i high_halves = _mm512_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
+  for (int i = 0; i < 2; ++i) {
+    const __m512i x = _mm512_loadu_si512(row + 32 * i);
+    v[2 * i] = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+    v[2 * i + 1] = _mm512_castsi512_ps(_mm512_and_si512(x, high_halves));
+  }
+}
+
 // out[0..n) = start[0..n) + Σ_k scores[k] · rows_k[0..n) over one token's tables k0..k1 of a
 // column block (n ≤ 64), the 64 sums in 4 registers. out and start may alias.
 template <class T>
@@ -92,54 +103,18 @@ __attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, cons
                                                                 const T* block, int64_t rows, const uint32_t* codes,
                                                                 const float* scores, int64_t k0, int64_t k1) {
   __mmask16 m[4];
-  for (int v = 0; v < 4; ++v) {
-    const int64_t lanes = std::clamp<int64_t>(n - 16 * v, 0, 16);
-    m[v] = static_cast<__mmask16>((1u << lanes) - 1);
+  __m512 sum[4];
+  for (int i = 0; i < 4; ++i) {
+    m[i] = static_cast<__mmask16>((1u << std::clamp<int64_t>(n - 16 * i, 0, 16)) - 1);
+    sum[i] = _mm512_maskz_loadu_ps(m[i], start + 16 * i);
   }
-  __m512 a0 = _mm512_maskz_loadu_ps(m[0], start), a1 = _mm512_maskz_loadu_ps(m[1], start + 16),
-         a2 = _mm512_maskz_loadu_ps(m[2], start + 32), a3 = _mm512_maskz_loadu_ps(m[3], start + 48);
   for (int64_t k = k0; k < k1; ++k) {
-    const T* row = block + (k * rows + codes[k]) * kGatherCols;
     const __m512 s = _mm512_set1_ps(scores[k]);
-    a0 = _mm512_fmadd_ps(s, load16(row), a0);
-    a1 = _mm512_fmadd_ps(s, load16(row + 16), a1);
-    a2 = _mm512_fmadd_ps(s, load16(row + 32), a2);
-    a3 = _mm512_fmadd_ps(s, load16(row + 48), a3);
+    __m512 v[4];
+    load_block(block + (k * rows + codes[k]) * kGatherCols, v);
+    for (int i = 0; i < 4; ++i) sum[i] = _mm512_fmadd_ps(s, v[i], sum[i]);
   }
-  _mm512_mask_storeu_ps(out, m[0], a0);
-  _mm512_mask_storeu_ps(out + 16, m[1], a1);
-  _mm512_mask_storeu_ps(out + 32, m[2], a2);
-  _mm512_mask_storeu_ps(out + 48, m[3], a3);
-}
-
-// bf16 blocks (interleaved, gather.hpp): one 64-byte load holds 32 columns; a 16-bit shift
-// widens columns 0..15, masking off the low halves gives columns 16..31.
-template <>
-__attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, const float* start, int64_t n,
-                                                                const uint16_t* block, int64_t rows,
-                                                                const uint32_t* codes, const float* scores,
-                                                                int64_t k0, int64_t k1) {
-  __mmask16 m[4];
-  for (int v = 0; v < 4; ++v) {
-    const int64_t lanes = std::clamp<int64_t>(n - 16 * v, 0, 16);
-    m[v] = static_cast<__mmask16>((1u << lanes) - 1);
-  }
-  const __m512i high_halves = _mm512_set1_epi32(static_cast<int32_t>(0xFFFF0000u));
-  __m512 a0 = _mm512_maskz_loadu_ps(m[0], start), a1 = _mm512_maskz_loadu_ps(m[1], start + 16),
-         a2 = _mm512_maskz_loadu_ps(m[2], start + 32), a3 = _mm512_maskz_loadu_ps(m[3], start + 48);
-  for (int64_t k = k0; k < k1; ++k) {
-    const uint16_t* row = block + (k * rows + codes[k]) * kGatherCols;
-    const __m512 s = _mm512_set1_ps(scores[k]);
-    const __m512i x = _mm512_loadu_si512(row), y = _mm512_loadu_si512(row + 32);
-    a0 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)), a0);
-    a1 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_and_si512(x, high_halves)), a1);
-    a2 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_slli_epi32(y, 16)), a2);
-    a3 = _mm512_fmadd_ps(s, _mm512_castsi512_ps(_mm512_and_si512(y, high_halves)), a3);
-  }
-  _mm512_mask_storeu_ps(out, m[0], a0);
-  _mm512_mask_storeu_ps(out + 16, m[1], a1);
-  _mm512_mask_storeu_ps(out + 32, m[2], a2);
-  _mm512_mask_storeu_ps(out + 48, m[3], a3);
+  for (int i = 0; i < 4; ++i) _mm512_mask_storeu_ps(out + 16 * i, m[i], sum[i]);
 }
 
 template <class T>
