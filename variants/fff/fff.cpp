@@ -254,16 +254,38 @@ class FffKernel final : public Kernel {
   }
 
  private:
+  // Grows once; forward() does not allocate when warm.
   void reserve(int64_t tokens) {
+    const size_t hidden = static_cast<size_t>(omp_get_max_threads()) * std::max<int64_t>(s_.leaf, 1);
+    if (hidden_.size() < hidden) hidden_.resize(hidden);
     if (static_cast<int64_t>(node_.size()) >= tokens) return;
     node_.resize(tokens);
-    hidden_.resize(static_cast<size_t>(omp_get_max_threads()) * std::max<int64_t>(s_.leaf, 1));
     if (impl_ == "matrix") {
       const double bytes = 4.0 * tokens * s_.nodes() * 2;
       check_fits_in_memory("depth", std::to_string(s_.depth), bytes,
                            fmt::format("the matrix impl's N×nodes logits and mask ({}×{})", tokens, s_.nodes()));
       logits_.resize(tokens * s_.nodes());
       if (s_.leaf == 0) mask_.resize(tokens * s_.nodes());
+    }
+  }
+
+  // level_batched's per-thread state for a tile: nodes, order, and each token's path and
+  // activations.
+  struct WalkScratch {
+    std::vector<int64_t> node, order, path;
+    std::vector<float> coef;
+    std::vector<const float*> out_rows;
+  };
+  void reserve_walk(int64_t tile) {
+    const size_t threads = static_cast<size_t>(omp_get_max_threads());
+    if (walk_scratch_.size() < threads) walk_scratch_.resize(threads);
+    for (WalkScratch& w : walk_scratch_) {
+      if (static_cast<int64_t>(w.node.size()) >= tile) continue;
+      w.node.resize(tile);
+      w.order.resize(tile);
+      w.path.resize(tile * s_.levels());
+      w.coef.resize(tile * s_.levels());
+      w.out_rows.resize(s_.levels());
     }
   }
 
@@ -340,12 +362,14 @@ class FffKernel final : public Kernel {
     const int64_t per_thread = (tokens + omp_get_max_threads() - 1) / omp_get_max_threads();
     const int64_t tile = std::clamp<int64_t>(per_thread, 1, s_.tile);
     const int64_t tiles = (tokens + tile - 1) / tile, levels = s_.levels();
+    reserve_walk(tile);
     int64_t in_rows = 0, out_rows_read = 0;
 #pragma omp parallel reduction(+ : in_rows, out_rows_read)
     {
-      std::vector<int64_t> node(tile), order(tile), path(tile * levels);
-      std::vector<float> coef(tile * levels);
-      std::vector<const float*> out_rows(levels);
+      WalkScratch& scratch = walk_scratch_[omp_get_thread_num()];
+      int64_t *node = scratch.node.data(), *order = scratch.order.data(), *path = scratch.path.data();
+      float* coef = scratch.coef.data();
+      const float** out_rows = scratch.out_rows.data();
       float* hidden = hidden_.data() + omp_get_thread_num() * std::max<int64_t>(s_.leaf, 1);
 #pragma omp for schedule(static)
       for (int64_t b = 0; b < tiles; ++b) {
@@ -356,24 +380,24 @@ class FffKernel final : public Kernel {
         int64_t shared_levels = 0;
         while (shared_levels < levels && (int64_t{2} << shared_levels) <= m) ++shared_levels;
         for (int64_t tree = 0; tree < s_.trees; ++tree) {
-          std::fill(node.begin(), node.begin() + m, 0);
-          std::iota(order.begin(), order.begin() + m, 0);
+          std::fill(node, node + m, 0);
+          std::iota(order, order + m, 0);
           for (int64_t level = 0; level < shared_levels; ++level) {
-            std::sort(order.begin(), order.begin() + m, [&](int64_t p, int64_t q) { return node[p] < node[q]; });
+            std::sort(order, order + m, [&](int64_t p, int64_t q) { return node[p] < node[q]; });
             for (int64_t i = 0; i < m; ++i)
               if (i == 0 || node[order[i]] != node[order[i - 1]]) ++in_rows;
             int64_t i = 0;
-            for (; i + 4 <= m; i += 4) route4(tree, level, order.data() + i, Xt, node.data(), coef.data(), path.data());
-            for (; i < m; ++i) route(tree, level, order[i], Xt, node.data(), coef.data(), path.data());
+            for (; i + 4 <= m; i += 4) route4(tree, level, order + i, Xt, node, coef, path);
+            for (; i < m; ++i) route(tree, level, order[i], Xt, node, coef, path);
           }
           in_rows += m * (levels - shared_levels);
           int64_t i = 0;
           for (; i + 4 <= m; i += 4)
             for (int64_t level = shared_levels; level < levels; ++level)
-              route4(tree, level, order.data() + i, Xt, node.data(), coef.data(), path.data());
+              route4(tree, level, order + i, Xt, node, coef, path);
           for (; i < m; ++i)
             for (int64_t level = shared_levels; level < levels; ++level)
-              route(tree, level, order[i], Xt, node.data(), coef.data(), path.data());
+              route(tree, level, order[i], Xt, node, coef, path);
           if (s_.leaf > 0) {
             for (int64_t t = 0; t < m; ++t)
               leaf_ffn(tree * s_.leaves() + node[t] - s_.nodes(), Xt + t * s_.d, Yt + t * s_.d_out, hidden);
@@ -382,7 +406,7 @@ class FffKernel final : public Kernel {
           out_rows_read += m * levels;
           for (int64_t t = 0; t < m; ++t) {
             for (int64_t l = 0; l < levels; ++l) out_rows[l] = w_out_.data() + path[t * levels + l] * s_.d_out;
-            add_weighted_rows(Yt + t * s_.d_out, out_rows.data(), coef.data() + t * levels, levels, s_.d_out);
+            add_weighted_rows(Yt + t * s_.d_out, out_rows, coef + t * levels, levels, s_.d_out);
           }
         }
       }
@@ -437,6 +461,7 @@ class FffKernel final : public Kernel {
   std::string impl_;
   AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_, hidden_, logits_, mask_;
   std::vector<int64_t> node_;  // matrix: each token's leaf
+  std::vector<WalkScratch> walk_scratch_;
   double last_row_bytes_ = 0;  // level_batched: node row bytes read in the last call (shared ones once)
   double last_seconds_ = 0;
   int64_t last_tokens_ = 0;
