@@ -91,17 +91,31 @@ class Kernel {
   // Largest allowed |opt - ref| / (|ref| + atol_scale) elementwise for the correctness gate.
   virtual double tolerance() const { return 1e-4; }
 
-  // Variants that route tokens by a sign or a top-k (lookup codes, tree branches, experts) can
-  // take another branch than the reference when a decision value lies within float rounding of
-  // its threshold; such a row then differs wholesale. The gate lets this fraction of the checked
-  // rows (rounded down) exceed the tolerance, and reports how many did.
-  virtual double max_mismatched_row_fraction() const { return 0.0; }
+  // Routing kernels (lookup codes, tree branches, top-k experts) can take another branch than the
+  // reference when a decision value lies within float rounding of its threshold; such a row then
+  // differs wholesale. For each of `rows` rows of X, the reference's smallest decision margin: the
+  // distance of any of that row's routing decisions from its threshold (a LookupFFN z coordinate
+  // from 0, an FFF node logit from 0, the gap between the k-th and (k+1)-th router logits), in the
+  // units decision_epsilon() states. The gate forgives a row that differs from the reference only
+  // when its margin is <= decision_epsilon(); every other mismatch fails the point.
+  // Empty (the default): the kernel does not route, and no mismatch is forgiven.
+  virtual std::vector<double> decision_margins(const float* X, int64_t rows) const {
+    (void)X;
+    (void)rows;
+    return {};
+  }
+  virtual double decision_epsilon() const { return 0.0; }
 
   // Names of the stages forward() reports into (empty: a single stage).
   virtual std::vector<std::string> stage_names() const { return {}; }
 
-  // Regions to flush in cold-cache mode (weights, tables, scratch).
+  // Regions to flush in cold-cache mode: everything a call reads (weights, tables, scratch), the
+  // copies a library keeps of them included (oneDNN's reordered weights). Together they cover at
+  // least cost().weight_bytes; a test checks it for every variant.
   virtual std::vector<MemoryRegion> memory_regions() const { return {}; }
+  // What a call reads that memory_regions() cannot reach (a library's private buffers), in words;
+  // empty when the regions are complete. Cold points carry it in status_reason.
+  virtual std::string cold_mode_gaps() const { return ""; }
 
   // Extra per-point facts computed during the last forward() (e.g. MoE tokens per expert),
   // written to points.csv as an `extras` column ("key=value;key=value").

@@ -221,7 +221,6 @@ class FffKernel final : public Kernel {
 
   double tolerance() const override { return 1e-4; }
   // A node logit within float rounding of 0 sends the token down the other subtree.
-  double max_mismatched_row_fraction() const override { return 1.0 / 16.0; }
 
   std::vector<std::string> stage_names() const override {
     if (impl_ == "matrix") return {"logits", "mask", "output"};

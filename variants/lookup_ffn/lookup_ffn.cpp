@@ -164,7 +164,6 @@ class LookupFfnKernel final : public Kernel {
   // within ~1% of its rms.
   double tolerance() const override { return bf16_ ? 2e-2 : 1e-4; }
   // A z within float rounding of 0 flips one code bit (another table row): 1 row in 16.
-  double max_mismatched_row_fraction() const override { return 1.0 / 16.0; }
 
   std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
 
