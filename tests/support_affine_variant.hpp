@@ -13,7 +13,8 @@ class AffineVariant final : public Variant {
   std::vector<ParamSpec> params() const override {
     return {ParamSpec::integer("d", 8, 1, 4096, "width"),
             ParamSpec::real("scale", 2.0, -100, 100, "multiplier"),
-            ParamSpec::choice("impl", "good", {"good", "broken"}, "broken is off by 1%")};
+            ParamSpec::choice("impl", "good", {"good", "broken", "late_broken"},
+                              "broken is off by 1%; late_broken too, after its first call")};
   }
   void validate(const Config& c) const override {
     if (c.str("impl") == "good" && c.integer("d") % 2 != 0)

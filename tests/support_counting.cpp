@@ -61,7 +61,11 @@ Bracketed measure_task_clock(CounterBackend& backend, int threads, double busy_s
 }
 
 void expect_bracketed(const Bracketed& m) {
-  const double slack = 1e-3;
+  // The counter and the thread CPU clocks are read at different instants and account scheduler
+  // ticks separately; on a loaded machine (ctest -j2, a neighbour VM) they drift apart by a few
+  // percent. What the tests check survives a relative slack: a count missing a worker is off by
+  // half, a cumulative one by the whole previous interval.
+  const double slack = 2e-3 + 0.05 * m.outer_cpu_s;
   EXPECT_GE(m.counted_s, m.inner_cpu_s - slack) << "inner " << m.inner_cpu_s << " outer " << m.outer_cpu_s;
   EXPECT_LE(m.counted_s, m.outer_cpu_s + slack) << "inner " << m.inner_cpu_s << " outer " << m.outer_cpu_s;
 }

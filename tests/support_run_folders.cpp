@@ -68,7 +68,7 @@ fs::path write_run(const fs::path& root, const SyntheticRun& run) {
     points += csv_line(row);
     stages += csv_line({run.run_id, p.point_id(), "all", v["time_median_s"], "1", v["flops_model"]});
     for (int r = 0; r < 2; ++r) {
-      reps += csv_line({run.run_id, p.point_id(), std::to_string(r), "10", v["time_median_s"], "0"});
+      reps += csv_line({run.run_id, p.point_id(), std::to_string(r), "10", v["time_median_s"], "0", std::to_string(r), "0"});
       counters += csv_line({run.run_id, p.point_id(), std::to_string(r), "perf::TASK-CLOCK", "1000", "sw", "1", "1", "0", ""});
     }
   }

@@ -107,6 +107,51 @@ TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
   EXPECT_EQ(rows.stages[0][2], "affine");
 }
 
+TEST(MeasurePoint, FreshInputsGiveEveryCallTheNextBatchOfAPoolTwiceTheLlc) {
+  initialize_timing_engine({});
+  auto none = make_counter_backend("none");
+  const double llc = last_level_cache_bytes();
+  const int64_t batches = input_pool_batches(64, 8, true, llc);
+  EXPECT_GE(static_cast<double>(batches) * 64 * 8 * 4, 2 * llc);
+  EXPECT_GE(batches, 2);
+  EXPECT_EQ(input_pool_batches(64, 8, false, llc), 1);
+  EXPECT_EQ(input_pool_batches(1 << 20, 1024, true, llc), 2);  // a batch larger than the LLC: two alternate
+
+  MeasureSettings fresh{2, 0.0, 0.001, false, 7, true};
+  PointMeasurement m = measure_point(affine_point("good", 64), fresh, *none);
+  ASSERT_EQ(m.status, "ok") << m.reason;
+  EXPECT_EQ(m.input_batches, batches);
+  int64_t timed = 0;
+  for (const auto& r : m.reps) timed += r.iterations;
+  ASSERT_LT(timed + 2, batches);
+  // The gated first call, one warm-up call (warmup_s = 0) and every timed call: each a new batch.
+  EXPECT_EQ(std::stoll(m.extras.at("distinct_inputs")), timed + 2);
+
+  MeasureSettings repeat = fresh;
+  repeat.fresh_inputs = false;
+  m = measure_point(affine_point("good", 64), repeat, *none);
+  EXPECT_EQ(m.input_batches, 1);
+  EXPECT_EQ(m.extras.at("distinct_inputs"), "1");
+}
+
+TEST(InputPool, BatchZeroIsTheSingleBatchOfOneSeedAndBatchesDiffer) {
+  InputPool pool(5, 3, 4, 9);
+  auto single = make_inputs(5, 3, 9);
+  EXPECT_TRUE(std::equal(single.begin(), single.end(), pool.batch(0)));
+  EXPECT_EQ(pool.batch(4), pool.batch(0));  // cycling
+  EXPECT_FALSE(std::equal(single.begin(), single.end(), pool.batch(1)));
+  EXPECT_EQ(pool.bytes(), 5u * 3 * 4 * sizeof(float));
+}
+
+TEST(MeasurePoint, TheGateAlsoChecksATimedCall) {
+  initialize_timing_engine({});
+  auto none = make_counter_backend("none");
+  PointMeasurement m = measure_point(affine_point("late_broken", 16), MeasureSettings{2, 0.0, 0.001, false, 1}, *none);
+  EXPECT_EQ(m.status, "gate_failed");
+  EXPECT_NE(m.reason.find("a timed call"), std::string::npos) << m.reason;
+  EXPECT_EQ(m.gate.rows_checked, 32);  // 16 rows of the first call, 16 of the last timed one
+}
+
 TEST(TimeSummary, MedianMinMaxCov) {
   TimeSummary t = summarize_times({3, 1, 2, 4});
   EXPECT_DOUBLE_EQ(t.median, 2.5);

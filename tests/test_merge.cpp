@@ -165,7 +165,7 @@ TEST_F(Merge, SchemaMismatchSaysWhichColumnsDiffer) {
   std::ofstream(rc / "reps.csv") << "run_id,point_id,repetition,time_s\n";
   EXPECT_EQ(error_of([&] { merge({ra, rc}); }),
             "invalid value '" + (rc / "reps.csv").string() + "' for 'schema': must have the columns of " +
-                (ra / "reps.csv").string() + " (missing: [iterations, overhead_s], unexpected: [])");
+                (ra / "reps.csv").string() + " (missing: [iterations, overhead_s, round, position], unexpected: [])");
   expect_nothing_written(root, out());
 }
 

@@ -1,4 +1,4 @@
-// `ffnbench run-point --variant V --set k=v ... --tokens N [--iterations I] [--cold]`: one point's
+// `ffnbench run-point --variant V --set k=v ... --tokens N [--iterations I] [--cold] [--repeat-inputs]`: one point's
 // kernel, its forward calls bracketed for valgrind's callgrind (the cachesim backend's child).
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -26,7 +26,8 @@ int run_point_main(int argc, char** argv) {
       ("threads", po::value<int>()->default_value(1), "OpenMP threads (valgrind serializes them)")
       ("seed", po::value<uint64_t>()->default_value(1), "seed of weights and inputs")
       ("iterations", po::value<int>()->default_value(1), "forward calls counted")
-      ("cold", "no warm-up call: count a cold-cache call");
+      ("cold", "no warm-up call: count a cold-cache call")
+      ("repeat-inputs", "every call reads the same batch (inputs = repeat); default: each call the next batch of a pool twice the LLC");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -53,9 +54,11 @@ int run_point_main(int argc, char** argv) {
   omp_set_num_threads(vm["threads"].as<int>());
 
   auto kernel = variant.build(config, seed, tokens);
-  AlignedVector<float> X = make_inputs(tokens, kernel->d_in(), seed);
+  const bool fresh = !vm.count("repeat-inputs");
+  InputPool pool(tokens, kernel->d_in(), input_pool_batches(tokens, kernel->d_in(), fresh, last_level_cache_bytes()), seed);
   AlignedVector<float> Y(tokens * kernel->d_out());
-  auto call = [&] { kernel->forward(X.data(), Y.data(), tokens, nullptr); };
+  int64_t calls = 0;
+  auto call = [&] { kernel->forward(pool.batch(calls++), Y.data(), tokens, nullptr); };
   std::function<void()> warm;
   if (!vm.count("cold")) warm = call;
   cachesim_kernel_region(warm, [&] {

@@ -5,13 +5,14 @@ namespace ffnbench {
 const std::vector<std::string>& points_core_columns() {
   static const std::vector<std::string> columns = {
       "run_id", "machine_id", "git_commit", "point_id", "block", "variant", "impl", "precision",
-      "d_in", "d_out", "tokens", "threads", "cache_mode", "repetitions", "iterations",
-      "time_median_s", "time_min_s", "time_max_s", "time_cov", "tokens_per_s", "flops_model",
+      "d_in", "d_out", "tokens", "threads", "cache_mode", "inputs", "input_batches", "schedule", "repetitions", "iterations",
+      "time_median_s", "time_ci_low_s", "time_ci_high_s", "time_min_s", "time_max_s", "time_cov", "tokens_per_s", "flops_model",
       "gflops_model_per_s", "bytes_model", "weight_bytes_model", "working_set_bytes_model",
       "flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "bandwidth_basis",
       "intensity_model", "gflops_hw_per_s", "llc_misses_per_token", "llc_mpki", "llc_miss_ratio",
       "flop_agreement", "flop_note", "counter_backend",
       "counter_source", "counter_fallbacks", "status", "status_reason", "extras", "cpu_list", "gate_max_error",
+      "gate_rows_checked", "gate_rows_forgiven",
       "harness_overhead_frac"};
   return columns;
 }
@@ -30,7 +31,7 @@ const std::vector<std::string>& stages_header() {
 
 const std::vector<std::string>& reps_header() {
   static const std::vector<std::string> h = {"run_id", "point_id", "repetition", "iterations",
-                                             "time_s", "overhead_s"};
+                                             "time_s", "overhead_s", "round", "position"};
   return h;
 }
 

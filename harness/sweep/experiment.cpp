@@ -24,6 +24,8 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
       {"warmup_s", "warm-up seconds per point before the repetitions (0..60)"},
       {"min_time_s", "minimum seconds per repetition; sets the iterations per repetition (0..600)"},
       {"cache_mode", "hot (weights stay cached between calls) or cold (flushed before each call)"},
+      {"inputs", "fresh (each call reads the next batch of distinct tokens from a pool of at least twice the LLC) or repeat (every call reads one batch)"},
+      {"schedule", "interleaved (the points sharing tokens and threads are built once and visited in rounds, each round in an order shuffled from the seed) or sequential (each point's repetitions in a row)"},
       {"counters", "counter backend: auto, or one of the backends `ffnbench list` shows"},
       {"events", "comma list of counter events (PAPI, likwid, perf:: or cachesim names; flops, llc, mem); empty: the backend's defaults"},
       {"seed", "seed of weights and inputs (non-negative integer)"},
@@ -245,6 +247,8 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (auto* v = get("warmup_s")) x.warmup_s = parse_number<double>("warmup_s", *v, 0, 60, "a number");
   if (auto* v = get("min_time_s")) x.min_time_s = parse_number<double>("min_time_s", *v, 0, 600, "a number");
   if (auto* v = get("cache_mode")) x.cache_mode = choice("cache_mode", *v, {"hot", "cold"});
+  if (auto* v = get("inputs")) x.inputs = choice("inputs", *v, {"fresh", "repeat"});
+  if (auto* v = get("schedule")) x.schedule = choice("schedule", *v, {"interleaved", "sequential"});
   if (auto* v = get("counters")) x.counters = *v;  // checked against the backends by the runner
   if (auto* v = get("events")) {
     x.events.clear();

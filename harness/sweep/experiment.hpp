@@ -23,10 +23,12 @@ struct Experiment {
   std::string description;
   std::vector<int64_t> tokens = {1024};
   std::vector<int> threads = {1};
-  int repetitions = 5;
+  int repetitions = 10;                 // 10: enough for a 95% order-statistic CI of the median
   double warmup_s = 0.1;
   double min_time_s = 0.2;
   std::string cache_mode = "hot";      // hot | cold
+  std::string inputs = "fresh";        // fresh (each call the next batch of a pool) | repeat
+  std::string schedule = "interleaved";  // interleaved (rounds over each group) | sequential
   std::string counters = "auto";       // auto | <backend name>
   std::vector<std::string> events;     // counter events; empty: the backend's defaults
   std::map<std::string, std::string> counter_options;  // the [counters] section

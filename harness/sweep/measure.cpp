@@ -4,14 +4,14 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "common/aligned.hpp"
 #include "common/random.hpp"
 #include "core/registry.hpp"
+#include "machine/topology.hpp"
 #include "sweep/cache_flush.hpp"
-#include "sweep/gate.hpp"
 #include "sweep/pinning.hpp"
 
 namespace ffnbench {
@@ -39,7 +39,28 @@ class CollectingReporter final : public benchmark::BenchmarkReporter {
   std::vector<Run> runs;
 };
 
+volatile unsigned g_touch_sink = 0;  // keeps touch_regions' reads
+
 }  // namespace
+
+InputPool::InputPool(int64_t tokens, int64_t d_in, int64_t batches, uint64_t seed)
+    : tokens_(tokens), d_in_(d_in), batches_(std::max<int64_t>(batches, 1)),
+      data_(static_cast<size_t>(tokens * d_in * batches_)) {
+  fill_uniform(data_.data(), data_.size(), seed, kInputStream, -1.0f, 1.0f);
+}
+
+double last_level_cache_bytes() {
+  double llc = 0;
+  for (const auto& c : cpu_info().caches)
+    if (c.type != "Instruction") llc = std::max(llc, static_cast<double>(c.size_bytes));
+  return llc > 0 ? llc : 32.0 * (1 << 20);  // unknown: assume a 32 MiB L3
+}
+
+int64_t input_pool_batches(int64_t tokens, int64_t d_in, bool fresh, double llc_bytes) {
+  if (!fresh) return 1;
+  const double batch_bytes = 4.0 * static_cast<double>(tokens) * static_cast<double>(d_in);
+  return std::max<int64_t>(2, static_cast<int64_t>(std::ceil(2.0 * llc_bytes / batch_bytes)));
+}
 
 AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed) {
   AlignedVector<float> X(tokens * d_in);
@@ -62,64 +83,88 @@ void initialize_timing_engine(std::vector<std::string> benchmark_flags) {
   if (argc > 1) throw ConfigError("benchmark flag", argv[1], "is not a Google Benchmark flag (--benchmark_*)");
 }
 
-PointMeasurement measure_point(const Point& point, const MeasureSettings& settings,
-                               CounterBackend& counters) {
-  PointMeasurement m;
+PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings, const PoolSource& pools)
+    : point_(point), settings_(settings) {
   omp_set_num_threads(point.threads);
-  m.cpu_list = pinned_cpus(point.threads);
-
+  m_.cpu_list = pinned_cpus(point.threads);
   const Variant& variant = Registry::instance().get(point.variant);
-  auto kernel = variant.build(point.config, settings.seed, point.tokens);
-  m.d_in = kernel->d_in();
-  m.d_out = kernel->d_out();
-  m.cost = kernel->cost(point.tokens);
-  m.stage_names = kernel->stage_names();
+  kernel_ = variant.build(point.config, settings.seed, point.tokens);
+  m_.d_in = kernel_->d_in();
+  m_.d_out = kernel_->d_out();
+  m_.cost = kernel_->cost(point.tokens);
+  m_.stage_names = kernel_->stage_names();
+  const int64_t batches =
+      input_pool_batches(point.tokens, m_.d_in, settings.fresh_inputs, last_level_cache_bytes());
+  if (pools) pool_ = pools(m_.d_in, batches);
+  if (!pool_) pool_ = std::make_shared<InputPool>(point.tokens, m_.d_in, batches, settings.seed);
+  m_.input_batches = pool_->batches();
+  if (settings.cold_cache) {
+    const std::string gaps = kernel_->cold_mode_gaps();
+    if (!gaps.empty()) m_.reason = "cold mode cannot flush: " + gaps;
+  }
 
-  AlignedVector<float> X = make_inputs(point.tokens, m.d_in, settings.seed);
-  AlignedVector<float> Y(point.tokens * m.d_out);
-  std::fill(Y.begin(), Y.end(), std::nanf(""));  // an output the kernel forgets cannot pass
-
-  StageTimer timer(m.stage_names.size());
-  kernel->forward(X.data(), Y.data(), point.tokens, &timer);
-  GateResult gate = check_against_reference(*kernel, X.data(), Y.data(), point.tokens);
-  m.gate_max_error = gate.max_error;
-  if (!gate.passed) {
-    m.status = "gate_failed";
-    m.reason = gate.detail;
-    return m;
+  y_.resize(point.tokens * m_.d_out);
+  fill_parallel(y_.data(), y_.size(), std::nanf(""));  // an output the kernel forgets cannot pass
+  timer_.resize(m_.stage_names.size());
+  kernel_->forward(pool_->batch(0), y_.data(), point.tokens, &timer_);
+  calls_ = 1;
+  m_.gate = check_against_reference(*kernel_, pool_->batch(0), y_.data(), point.tokens);
+  if (!m_.gate.passed) {
+    m_.status = "gate_failed";
+    m_.reason = "first call: " + m_.gate.detail;
+    return;
   }
 
   // Warm-up, then iterations per repetition from the last warm call: enough to fill min_time_s.
   // The harness warms up itself because Google Benchmark refuses MinWarmUpTime together with
   // a fixed iteration count, and a fixed count is what lets the counters bracket exactly the
   // run Google Benchmark reports.
-  double t_call = 0;
-  for (auto w0 = Clock::now(); t_call == 0 || seconds_since(w0) < settings.warmup_s;) {
+  for (auto w0 = Clock::now(); t_call_ == 0 || seconds_since(w0) < settings.warmup_s;) {
     auto t0 = Clock::now();
-    kernel->forward(X.data(), Y.data(), point.tokens, nullptr);
-    t_call = std::max(seconds_since(t0), 1e-9);
+    kernel_->forward(pool_->batch(calls_++), y_.data(), point.tokens, nullptr);
+    t_call_ = std::max(seconds_since(t0), 1e-9);
   }
-  const int64_t iterations =
-      std::clamp<int64_t>(static_cast<int64_t>(std::ceil(settings.min_time_s / t_call)), 1, 100'000'000);
+  iterations_ = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(settings.min_time_s / t_call_)), 1,
+                                    100'000'000);
+}
 
-  std::vector<MemoryRegion> flush = kernel->memory_regions();
-  flush.push_back({X.data(), X.size() * sizeof(float)});
-  flush.push_back({Y.data(), Y.size() * sizeof(float)});
+void PreparedPoint::visit(CounterBackend& counters, int round, int position, bool warm) {
+  omp_set_num_threads(point_.threads);
+  std::vector<MemoryRegion> regions = kernel_->memory_regions();
+  if (warm) {
+    // A call shorter than a tenth of the repetition is cheap to repeat; a longer one is warmed by
+    // reading what it reads (its weights, scratch and the next input), which costs a fraction of it.
+    if (iterations_ >= 10) {
+      kernel_->forward(pool_->batch(calls_++), y_.data(), point_.tokens, nullptr);
+    } else {
+      regions.push_back({pool_->batch(calls_), pool_->tokens() * pool_->d_in() * sizeof(float)});
+      regions.push_back({y_.data(), y_.size() * sizeof(float)});
+      g_touch_sink += touch_regions(regions);
+      regions.resize(regions.size() - 2);
+    }
+  }
+  const size_t input_slot = regions.size();
+  regions.push_back({nullptr, pool_->tokens() * pool_->d_in() * sizeof(float)});
+  regions.push_back({y_.data(), y_.size() * sizeof(float)});
 
-  std::vector<RepRecord> records;
+  RepRecord rec;
+  rec.round = round;
+  rec.position = position;
+  bool recorded = false;
   auto body = [&](benchmark::State& state) {
-    RepRecord rec;
-    timer.reset();
+    timer_.reset();
     auto c0 = Clock::now();
     counters.start();
     double overhead = seconds_since(c0);
     for (auto _ : state) {
-      if (settings.cold_cache) {
+      const float* x = pool_->batch(calls_++);
+      if (settings_.cold_cache) {
         state.PauseTiming();
-        flush_regions(flush);
+        regions[input_slot].data = x;
+        flush_regions(regions);
         state.ResumeTiming();
       }
-      kernel->forward(X.data(), Y.data(), point.tokens, &timer);
+      kernel_->forward(x, y_.data(), point_.tokens, &timer_);
       if (g_interrupted.load(std::memory_order_relaxed)) {
         state.SkipWithError("interrupted");
         break;
@@ -132,48 +177,64 @@ PointMeasurement measure_point(const Point& point, const MeasureSettings& settin
     rec.iterations = state.iterations();
     rec.overhead_s = overhead;
     const double n = static_cast<double>(std::max<int64_t>(rec.iterations, 1));
-    for (double s : timer.seconds()) rec.stage_s_per_call.push_back(s / n);
+    rec.stage_s_per_call.clear();
+    for (double s : timer_.seconds()) rec.stage_s_per_call.push_back(s / n);
     for (auto& v : rec.counters) v.value /= n;
-    records.push_back(std::move(rec));
+    recorded = true;
   };
 
   benchmark::ClearRegisteredBenchmarks();
   benchmark::RegisterBenchmark("point", body)
       ->UseRealTime()
       ->Unit(benchmark::kSecond)
-      ->Iterations(iterations)
-      ->Repetitions(settings.repetitions);
+      ->Iterations(iterations_)
+      ->Repetitions(1);
   CollectingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter, "^point($|/)");
   benchmark::ClearRegisteredBenchmarks();
 
   if (g_interrupted.load()) {
-    m.status = "interrupted";
-    m.reason = "interrupted by the user";
-    return m;
+    m_.status = "interrupted";
+    m_.reason = "interrupted by the user";
+    return;
   }
-  // One body call per repetition (fixed iterations); keep the last ones should the engine ever
-  // add calls of its own.
-  const auto& runs = reporter.runs;
-  if (runs.size() != static_cast<size_t>(settings.repetitions) || records.size() < runs.size()) {
-    m.status = "error";
-    m.reason = fmt::format("timing engine reported {} runs for {} repetitions", runs.size(),
-                           settings.repetitions);
-    return m;
+  if (reporter.runs.size() != 1 || !recorded) {
+    m_.status = "error";
+    m_.reason = fmt::format("timing engine reported {} runs for one repetition", reporter.runs.size());
+    return;
   }
-  const size_t first = records.size() - runs.size();
-  for (size_t r = 0; r < runs.size(); ++r) {
-    if (runs[r].error_occurred) {
-      m.status = "error";
-      m.reason = runs[r].error_message;
-      return m;
+  const auto& run = reporter.runs.front();
+  if (run.error_occurred) {
+    m_.status = "error";
+    m_.reason = run.error_message;
+    return;
+  }
+  rec.time_per_call_s = run.real_accumulated_time / static_cast<double>(run.iterations);
+  m_.reps.push_back(std::move(rec));
+}
+
+PointMeasurement PreparedPoint::finish() {
+  if (ready() && calls_ > 1) {
+    // The output of the last timed call, against the reference on the batch it read.
+    GateResult timed = check_against_reference(*kernel_, pool_->batch(calls_ - 1), y_.data(), point_.tokens);
+    m_.gate = combine(m_.gate, timed);
+    if (!timed.passed) {
+      m_.status = "gate_failed";
+      m_.reason = "a timed call: " + timed.detail;
     }
-    RepRecord rec = std::move(records[first + r]);
-    rec.time_per_call_s = runs[r].real_accumulated_time / static_cast<double>(runs[r].iterations);
-    m.reps.push_back(std::move(rec));
   }
-  m.extras = kernel->extras();
-  return m;
+  if (kernel_) m_.extras = kernel_->extras();
+  kernel_.reset();  // its memory goes back before the next group is built
+  pool_.reset();
+  return std::move(m_);
+}
+
+PointMeasurement measure_point(const Point& point, const MeasureSettings& settings,
+                               CounterBackend& counters) {
+  PreparedPoint prepared(point, settings);
+  for (int r = 0; r < settings.repetitions && prepared.ready(); ++r)
+    prepared.visit(counters, r, 0, /*warm=*/false);
+  return prepared.finish();
 }
 
 }  // namespace ffnbench

@@ -67,6 +67,8 @@ std::vector<std::string> base_row(const RunContext& run, const Experiment& x, co
   set("tokens", std::to_string(p.tokens));
   set("threads", std::to_string(p.threads));
   set("cache_mode", x.cache_mode);
+  set("inputs", x.inputs);
+  set("schedule", x.schedule);
   set("repetitions", std::to_string(x.repetitions));
   set("counter_backend", run.counter_backend);
   set("counter_fallbacks", run.counter_fallbacks);
@@ -114,7 +116,10 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
   set_column(row, "status", m.status);
   set_column(row, "status_reason", m.reason);
   set_column(row, "cpu_list", m.cpu_list);
-  set_column(row, "gate_max_error", num(m.gate_max_error));
+  set_column(row, "gate_max_error", num(m.gate.max_error));
+  set_column(row, "gate_rows_checked", std::to_string(m.gate.rows_checked));
+  set_column(row, "gate_rows_forgiven", std::to_string(m.gate.forgiven_rows));
+  set_column(row, "input_batches", std::to_string(m.input_batches));
   set_column(row, "flops_model", num(m.cost.flops));
   set_column(row, "bytes_model", num(m.cost.weight_bytes + m.cost.activation_bytes));
   set_column(row, "weight_bytes_model", num(m.cost.weight_bytes));
@@ -173,7 +178,8 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
     for (size_t r = 0; r < m.reps.size(); ++r) {
       const auto& rep = m.reps[r];
       out.reps.push_back({run.run_id, p.point_id, std::to_string(r), std::to_string(rep.iterations),
-                          num(rep.time_per_call_s), num(rep.overhead_s)});
+                          num(rep.time_per_call_s), num(rep.overhead_s),
+                          std::to_string(rep.round), std::to_string(rep.position)});
       for (const auto& c : rep.counters)
         out.counters.push_back({run.run_id, p.point_id, std::to_string(r), c.event, num(c.value),
                                 to_string(c.source), num(c.enabled_s), num(c.running_s),

@@ -2,7 +2,7 @@
 
 namespace ffnbench {
 
-std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold, int threads) {
+std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold, bool fresh_inputs, int threads) {
   std::vector<std::string> args = {"run-point", "--variant", point.variant};
   for (const auto& [k, v] : point.config.values()) {
     args.push_back("--set");
@@ -15,6 +15,7 @@ std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool 
     args.push_back(extra.second);
   }
   if (cold) args.push_back("--cold");
+  if (!fresh_inputs) args.push_back("--repeat-inputs");
   return args;
 }
 

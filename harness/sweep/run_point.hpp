@@ -10,8 +10,8 @@
 namespace ffnbench {
 
 // {"run-point", "--variant", v, "--set", "k=v", ..., "--tokens", N, "--threads", T, "--seed", S
-//  [, "--cold"]}; the backend appends "--iterations", I. T is `threads`, which the re-running
+//  [, "--cold"] [, "--repeat-inputs"]}; the backend appends "--iterations", I. T is `threads`, which the re-running
 // backend chooses (CounterBackend::offline_threads).
-std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold, int threads);
+std::vector<std::string> run_point_args(const Point& point, uint64_t seed, bool cold, bool fresh_inputs, int threads);
 
 }  // namespace ffnbench

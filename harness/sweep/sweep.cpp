@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/memory.hpp"
 #include "core/registry.hpp"
 #include "counters/backend.hpp"
 #include "counters/factory.hpp"
@@ -21,6 +22,7 @@
 #include "sweep/point_rows.hpp"
 #include "sweep/progress.hpp"
 #include "sweep/run_point.hpp"
+#include "sweep/schedule.hpp"
 
 namespace ffnbench {
 
@@ -94,6 +96,17 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   }
   if (invalid == points.size())
     throw ConfigError("experiment", x.name, "no valid point to run (every cell is invalid)");
+  // The input pool of every point must fit (a width is known from the variant's `d`).
+  const double llc = last_level_cache_bytes();
+  for (const auto& p : points) {
+    if (p.invalid || !p.config.has("d")) continue;
+    const int64_t d = p.config.integer("d");
+    const double pool_bytes = 4.0 * static_cast<double>(p.tokens) * static_cast<double>(d) *
+                              static_cast<double>(input_pool_batches(p.tokens, d, x.inputs == "fresh", llc));
+    check_fits_in_memory("inputs", x.inputs,
+                         pool_bytes, fmt::format("the input pool of {} ({} tokens of width {})", p.point_id,
+                                                 p.tokens, d));
+  }
   if (opt.dry_run) {
     for (const auto& p : points)
       std::printf("%s%s\n", p.point_id.c_str(), p.invalid ? "  [invalid]" : "");
@@ -147,7 +160,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   }
   std::fprintf(stderr, "run folder: %s (counters: %s)\n", folder.path().c_str(), backend->name().c_str());
 
-  MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed};
+  MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed,
+                           x.inputs == "fresh"};
   auto previous = std::signal(SIGINT, on_sigint);
   Tally tally;
   std::vector<std::vector<std::string>> summary;
@@ -172,36 +186,69 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   // Points timed whose counters a re-running backend (cachesim) still has to measure: the
   // re-runs come after every timing, in parallel, so they never share the cores with a timing.
   std::vector<OfflineRerun> reruns;
-  for (size_t i = 0; i < points.size() && !g_interrupted.load(); ++i) {
+  auto on_measured = [&](const Point& p, PointMeasurement m) {
+    if (m.status == "ok" && backend->measures_offline()) {
+      const int rerun_threads = backend->offline_threads(p.threads);
+      if (rerun_threads != p.threads)
+        m.reason = m.reason.empty() ? backend->offline_threads_note() : m.reason + "; " + backend->offline_threads_note();
+      reruns.push_back({&p, std::move(m), run_point_args(p, x.seed, settings.cold_cache, settings.fresh_inputs, rerun_threads)});
+      return;
+    }
+    write_point(p, m);
+  };
+  std::vector<const Point*> todo;
+  for (size_t i = 0; i < points.size(); ++i) {
     const Point& p = points[i];
     if (finished.count(p.point_id)) { ++tally.skipped; continue; }
-    progress.start_point(i, fmt::format("{} {} N={} T={}", p.block,
-                                        p.config.has("impl") ? p.config.str("impl") : "", p.tokens, p.threads));
     if (p.invalid) {
       points_csv.append(make_unmeasured_row(run, x, p, "invalid", p.invalid->what()));
       ++tally.invalid;
       continue;
     }
-    PointMeasurement m;
-    try {
-      backend->configure(x.events, p.threads);
-      m = measure_point(p, settings, *backend);
-    } catch (const std::bad_alloc&) {
-      m.status = "error";
-      m.reason = "out of memory building or running this point";
-    } catch (const std::exception& e) {
-      m.status = "error";
-      m.reason = e.what();
+    todo.push_back(&p);
+  }
+  auto label = [](const Point& p) {
+    return fmt::format("{} {} N={} T={}", p.block, p.config.has("impl") ? p.config.str("impl") : "", p.tokens, p.threads);
+  };
+  size_t started = 0;
+  if (x.schedule == "sequential") {
+    for (const Point* p : todo) {
+      if (g_interrupted.load()) break;
+      progress.start_point(started++, label(*p));
+      PointMeasurement m;
+      try {
+        backend->configure(x.events, p->threads);
+        m = measure_point(*p, settings, *backend);
+      } catch (const std::bad_alloc&) {
+        m.status = "error";
+        m.reason = "out of memory building or running this point";
+      } catch (const std::exception& e) {
+        m.status = "error";
+        m.reason = e.what();
+      }
+      if (m.status == "interrupted") break;  // an unfinished point is not written: --resume reruns it
+      on_measured(*p, std::move(m));
     }
-    if (m.status == "interrupted") break;  // an unfinished point is not written: --resume reruns it
-    if (m.status == "ok" && backend->measures_offline()) {
-      const int rerun_threads = backend->offline_threads(p.threads);
-      if (rerun_threads != p.threads)
-        m.reason = m.reason.empty() ? backend->offline_threads_note() : m.reason + "; " + backend->offline_threads_note();
-      reruns.push_back({&p, std::move(m), run_point_args(p, x.seed, settings.cold_cache, rerun_threads)});
-      continue;
+  } else {
+    MemoryGuard guard;
+    for (const auto& group : interleaving_groups(todo)) {
+      if (g_interrupted.load()) break;
+      progress.start_point(started, fmt::format("{} points at N={} T={} in {} interleaved rounds", group.size(),
+                                                group.front()->tokens, group.front()->threads, x.repetitions));
+      started += group.size();
+      try {
+        backend->configure(x.events, group.front()->threads);
+        run_interleaved(group, settings, *backend, guard, on_measured, [&](const std::string& line) {
+          progress.finish();
+          std::fprintf(stderr, "%s\n", line.c_str());
+        });
+      } catch (const std::exception& e) {  // a visit that throws ends its group: its points are not written
+        progress.finish();
+        std::fprintf(stderr, "group N=%lld T=%d: %s\n", static_cast<long long>(group.front()->tokens),
+                     group.front()->threads, e.what());
+        tally.failed += group.size();
+      }
     }
-    write_point(p, m);
   }
   progress.finish();
   if (!reruns.empty() && !g_interrupted.load())
