@@ -23,7 +23,7 @@ std::unique_ptr<Kernel> build(std::map<std::string, std::string> given, int64_t 
 TEST(Fff, EveryImplMatchesTheReferenceAcrossFormsDepthsAndTrees) {
   for (int threads : {1, 2}) {
     omp_set_num_threads(threads);
-    for (const char* impl : {"per_token", "level_batched", "matrix"})
+    for (const char* impl : {"per_token", "level_batched", "masked_matrix", "fastff"})
       for (const char* depth : {"0", "1", "9"})
         for (const char* leaf : {"0", "5"})
           for (const char* trees : {"1", "3"}) {
