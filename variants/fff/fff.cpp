@@ -398,6 +398,11 @@ class FffKernel final : public Kernel {
     return r;
   }
 
+  // Complete: memory_regions() holds every weight and scratch buffer a call reads. OpenBLAS's
+  // packing buffers are written by each GEMM before it reads them, so no stale cached read
+  // escapes a flush.
+  std::string cold_mode_gaps() const override { return ""; }
+
   // rows_read_gbs: node row bytes the walk actually read (per_token: both rows of every step;
   // level_batched: an input row once per node group of a tile at the shared levels, once per
   // token below, and every output row once per token) per second, to set against the
