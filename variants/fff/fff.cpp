@@ -5,19 +5,50 @@
 // Original FFF form (leaf_width = ℓ > 0): the 2^D - 1 inner nodes only route (z ≥ 0 goes right)
 // and the chosen leaf is a dense FFN d → ℓ → d_out with biases and ReLU (the output bias kept,
 // which the original code's eval path forgets).
-// Cost per token and tree: UltraFastBERT 4·d·(D+1) FLOPs (d_out = d); FFF 2·d·D + 2·ℓ·(d + d_out).
-// impls: per_token (each token walks its path; vector dot/axpy), level_batched (tiles of tokens
-// walk level by level, grouped by node, so a node's rows are read once per tile for all its
-// tokens), matrix (FastFF: the logits of every node as one GEMM, then the path mask, and the
-// output as a GEMM of the masked activations with all output rows).
+// In both forms the first R = 2^D - 1 nodes (heap order) route and the L = 2^D nodes of level D
+// are the leaves (UltraFastBERT: the last neuron of a path; FFF: the index of a dense leaf).
+//
+// impls (each one's cost() is the work it does; a multiply-add is 2 FLOPs; bias adds,
+// activations and compares are not counted):
+// - per_token: each token walks its path (vector dot/axpy).
+//     UltraFastBERT 2·(D+1)·(d + d_out) per token and tree; FFF 2·d·D + 2·ℓ·(d + d_out).
+// - level_batched: tiles of tokens walk level by level, grouped by node, so a node's rows are
+//     read once per tile for all its tokens. Same FLOPs as per_token.
+// - masked_matrix: UltraFastBERT's masking form: the logits of every node as one GEMM, the walk
+//     on those logits writes act(z) at the path's nodes into an otherwise zero N×nodes mask, and
+//     the output is the GEMM of the mask with every output row. 2·nodes·(d + d_out) per token
+//     and tree (UltraFastBERT form), not the path's 2·(D+1)·(d + d_out); FFF form: 2·R·d for
+//     the logits plus the chosen leaf's FFN.
+// - fastff: FastFF's formulation (ssslakter/FastFF: FFF as an MoE whose gate is a fixed binary
+//     path matrix): node logits Z = X·W_inᵀ + b (one GEMM over every node), branch activations
+//     [act(z), act(-z)] of the R routing nodes (2R wide), per-leaf path scores S = branches ·
+//     Pᵀ with the fixed L × 2R path matrix P (P[leaf][j] = 1 where the leaf's path takes node j
+//     to the right, P[leaf][R + j] = 1 where it takes it to the left), a selection over the L
+//     leaves, then the selected leaf's output. 2·nodes·d + 2·L·2R (the O(4^D) term, where the
+//     shallow/deep crossover with the walks comes from) + the output (UltraFastBERT: the path's
+//     D+1 output rows, 2·(D+1)·d_out; FFF: the leaf's FFN) per token and tree.
+//     What "act" and "select" are here (the contract is the hard walk, DESIGN.md §4): FastFF's
+//     soft gate (ReLU or log-sigmoid branch activations, a softmax over the leaf scores) gives
+//     another function than the tree, and the leaf with the largest soft score need not be the
+//     walk's leaf (a large |z| off the path outweighs small ones on it). Its eval mode routes
+//     hard, so act is the hardened branch activation, the step function with each form's tie
+//     rule: act(z) = [node goes right] (z > 0, or z ≥ 0 in the FFF form) and act(-z) = 1 - act(z).
+//     A leaf's score is then the number of its D branches the signs agree with, exactly (small
+//     integers in float); only the walk's leaf reaches D, so the argmax over the scores (the
+//     hardened softmax: weight 1 on that leaf) is the reference's leaf, and the output is the
+//     reference's math on it, so the gate holds exactly while fastff does FastFF's path-matrix
+//     work. P is built once per kernel (shared by the trees), counted in weight bytes and
+//     working set; depths whose P exceeds max_path_matrix_mib (or memory) are refused.
 #include <fmt/format.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <stdexcept>
 
 #include "common/activation.hpp"
 #include "common/aligned.hpp"
@@ -25,22 +56,38 @@
 #include "common/memory.hpp"
 #include "common/random.hpp"
 #include "core/registry.hpp"
+#include "fff/fff_kernel.hpp"
 #include "fff/fff_path.hpp"
 
 namespace ffnbench {
 namespace {
 
+enum class Impl { PerToken, LevelBatched, MaskedMatrix, FastFF };
+
+Impl parse_impl(const std::string& name) {
+  if (name == "per_token") return Impl::PerToken;
+  if (name == "level_batched") return Impl::LevelBatched;
+  if (name == "masked_matrix") return Impl::MaskedMatrix;
+  if (name == "fastff") return Impl::FastFF;
+  throw ConfigError("impl", name, "one of: per_token, level_batched, masked_matrix, fastff");
+}
+
+constexpr int64_t kMaxDepth = 30;
+
 struct FffShape {
   int64_t d, d_out, depth, trees, leaf, tile;
   bool gelu;
   int64_t nodes() const { return leaf > 0 ? (int64_t{1} << depth) - 1 : (int64_t{2} << depth) - 1; }
-  int64_t leaves() const { return int64_t{1} << depth; }
+  int64_t routing() const { return (int64_t{1} << depth) - 1; }  // R: nodes that route
+  int64_t leaves() const { return int64_t{1} << depth; }          // L
   int64_t levels() const { return leaf > 0 ? depth : depth + 1; }  // levels with a node row
   double weight_bytes() const {
     double per_tree = leaf > 0 ? nodes() * (d + 1.0) + leaves() * (d * leaf + leaf + leaf * d_out + d_out)
                                : nodes() * (d + 1.0 + d_out);
     return 4.0 * trees * per_tree;
   }
+  // fastff's L × 2R path matrix, fp32.
+  double path_matrix_bytes() const { return 4.0 * std::ldexp(1.0, int(depth)) * 2.0 * (std::ldexp(1.0, int(depth)) - 1.0); }
   static FffShape of(const Config& c) {
     FffShape s;
     s.d = c.integer("d");
@@ -126,9 +173,19 @@ inline void add_weighted_rows(float* y, const float* const* rows, const float* a
     for (int64_t l = 0; l < count; ++l) y[i] += a[l] * rows[l][i];
 }
 
+// A freshly allocated buffer of n floats, zeroed by a static-schedule loop (first touch by the
+// threads whose static share of a token loop it is).
+AlignedVector<float> zeroed(size_t n) {
+  AlignedVector<float> v(n);
+  zero_parallel(v.data(), v.size());
+  return v;
+}
+
 class FffKernel final : public Kernel {
  public:
-  FffKernel(const Config& c, uint64_t seed, int64_t max_tokens) : s_(FffShape::of(c)), impl_(c.str("impl")) {
+  // Seeded random weights (the default for shape sweeps).
+  FffKernel(const Config& c, uint64_t seed, int64_t max_tokens)
+      : s_(FffShape::of(c)), impl_(parse_impl(c.str("impl"))) {
     const int64_t nodes = s_.nodes() * s_.trees;
     w_in_.resize(nodes * s_.d);
     b_in_.resize(nodes);
@@ -151,7 +208,22 @@ class FffKernel final : public Kernel {
       fill_uniform(leaf_w2_.data(), leaf_w2_.size(), seed, 76, -l, l);
       fill_uniform(leaf_b2_.data(), leaf_b2_.size(), seed, 77, -l, l);
     }
-    reserve(max_tokens);
+    prepare(max_tokens);
+  }
+
+  // Given weights (known-answer tests).
+  FffKernel(const Config& c, const FffWeights& w, int64_t max_tokens)
+      : s_(FffShape::of(c)), impl_(parse_impl(c.str("impl"))) {
+    const size_t nodes = s_.nodes() * s_.trees, leaves = s_.leaves() * s_.trees;
+    const bool ufb = s_.leaf == 0;
+    copy_checked("w_in", w.w_in, nodes * s_.d, w_in_);
+    copy_checked("b_in", w.b_in, nodes, b_in_);
+    copy_checked("w_out", w.w_out, ufb ? nodes * s_.d_out : 0, w_out_);
+    copy_checked("leaf_w1", w.leaf_w1, ufb ? 0 : leaves * s_.d * s_.leaf, leaf_w1_);
+    copy_checked("leaf_b1", w.leaf_b1, ufb ? 0 : leaves * s_.leaf, leaf_b1_);
+    copy_checked("leaf_w2", w.leaf_w2, ufb ? 0 : leaves * s_.leaf * s_.d_out, leaf_w2_);
+    copy_checked("leaf_b2", w.leaf_b2, ufb ? 0 : leaves * s_.d_out, leaf_b2_);
+    prepare(max_tokens);
   }
 
   int64_t d_in() const override { return s_.d; }
@@ -160,9 +232,12 @@ class FffKernel final : public Kernel {
   void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) override {
     reserve(tokens);
     const auto t0 = std::chrono::steady_clock::now();
-    if (impl_ == "per_token") forward_per_token(X, Y, tokens, stages);
-    else if (impl_ == "level_batched") forward_level_batched(X, Y, tokens, stages);
-    else forward_matrix(X, Y, tokens, stages);
+    switch (impl_) {
+      case Impl::PerToken: forward_per_token(X, Y, tokens, stages); break;
+      case Impl::LevelBatched: forward_level_batched(X, Y, tokens, stages); break;
+      case Impl::MaskedMatrix: forward_masked_matrix(X, Y, tokens, stages); break;
+      case Impl::FastFF: forward_fastff(X, Y, tokens, stages); break;
+    }
     last_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     last_tokens_ = tokens;
   }
@@ -180,8 +255,8 @@ class FffKernel final : public Kernel {
           double z = b_in_[n];
           for (int64_t i = 0; i < s_.d; ++i) z += double(x[i]) * w_in_[n * s_.d + i];
           if (s_.leaf == 0) {
-            const double act = s_.gelu ? gelu_erf(static_cast<float>(z)) : z;
-            for (int64_t o = 0; o < s_.d_out; ++o) y[o] += static_cast<float>(act * w_out_[n * s_.d_out + o]);
+            const double a = s_.gelu ? gelu_erf(static_cast<float>(z)) : z;
+            for (int64_t o = 0; o < s_.d_out; ++o) y[o] += static_cast<float>(a * w_out_[n * s_.d_out + o]);
           }
           node = fff_child(node, static_cast<float>(z), s_.leaf > 0);
         }
@@ -202,74 +277,212 @@ class FffKernel final : public Kernel {
     }
   }
 
+  // The work each impl does (see the file comment); per-stage FLOPs in stage_names() order.
+  // weight_bytes: distinct weight bytes a call reads (the walks: at most every node, at most N
+  // per level, an upper bound); activation_bytes: X read, Y written, and the matrix forms'
+  // N-row intermediates written once and read once per tree.
   Cost cost(int64_t tokens) const override {
-    const double n = static_cast<double>(tokens);
-    const double per_tree = s_.leaf == 0 ? 2.0 * s_.levels() * (s_.d + s_.d_out)
-                                         : 2.0 * s_.d * s_.depth + 2.0 * s_.leaf * (s_.d + s_.d_out);
+    const double n = static_cast<double>(tokens), K = double(s_.trees), d = double(s_.d), d_out = double(s_.d_out);
+    const double nodes = double(s_.nodes()), R = double(s_.routing()), L = double(s_.leaves()), l = double(s_.leaf);
+    const bool ufb = s_.leaf == 0;
+    const double leaf_ffn_flops = 2.0 * l * (d + d_out);                // per token
+    const double leaf_bytes = 4.0 * (d * l + l + l * d_out + d_out);   // one leaf's FFN
+    const double touched_leaf_bytes = std::min(n, L) * leaf_bytes;
+    // Σ over the first `levels` levels of min(N, 2^level): node rows a batch can reach.
+    auto reachable_rows = [&](int64_t levels) {
+      double rows = 0;
+      for (int64_t lv = 0; lv < levels; ++lv) rows += std::min(n, std::ldexp(1.0, int(lv)));
+      return rows;
+    };
     Cost c;
-    c.flops = n * s_.trees * per_tree;
-    // Distinct rows read: at most every node, at most N per level (an upper bound).
-    double rows = 0;
-    for (int64_t l = 0; l < s_.levels(); ++l) rows += std::min<double>(n, double(int64_t{1} << l));
-    const double row_bytes = 4.0 * (s_.d + (s_.leaf == 0 ? s_.d_out : 0));
-    const double leaf_bytes = s_.leaf > 0 ? std::min<double>(n, s_.leaves()) * 4.0 * s_.leaf * (s_.d + s_.d_out) : 0;
-    c.weight_bytes = s_.trees * (rows * row_bytes + leaf_bytes);
-    c.activation_bytes = 4.0 * n * (s_.d + s_.d_out);
+    c.activation_bytes = 4.0 * n * (d + d_out);
     c.working_set_bytes = s_.weight_bytes();
+    switch (impl_) {
+      case Impl::PerToken:
+      case Impl::LevelBatched: {
+        const double per_tree = ufb ? 2.0 * s_.levels() * (d + d_out) : 2.0 * d * s_.depth + leaf_ffn_flops;
+        c.flops = n * K * per_tree;
+        c.stage_flops = {c.flops};
+        const double row_bytes = 4.0 * (d + 1.0 + (ufb ? d_out : 0.0));
+        c.weight_bytes = K * (reachable_rows(s_.levels()) * row_bytes + (ufb ? 0.0 : touched_leaf_bytes));
+        break;
+      }
+      case Impl::MaskedMatrix: {
+        const double logits = 2.0 * n * K * nodes * d;
+        const double output = ufb ? 2.0 * n * K * nodes * d_out : n * K * leaf_ffn_flops;
+        c.stage_flops = {logits, 0.0, output};
+        c.flops = logits + output;
+        c.weight_bytes = K * (4.0 * nodes * (d + 1.0) + (ufb ? 4.0 * nodes * d_out : touched_leaf_bytes));
+        c.activation_bytes += K * 2.0 * 4.0 * n * nodes * (ufb ? 2.0 : 1.0);  // logits (+ mask)
+        break;
+      }
+      case Impl::FastFF: {
+        const double logits = 2.0 * n * K * nodes * d;
+        const double path = 2.0 * n * K * L * 2.0 * R;
+        const double output = ufb ? 2.0 * n * K * (s_.depth + 1.0) * d_out : n * K * leaf_ffn_flops;
+        c.stage_flops = {logits, path, 0.0, output};
+        c.flops = logits + path + output;
+        c.weight_bytes = K * (4.0 * nodes * (d + 1.0) + (ufb ? reachable_rows(s_.levels()) * 4.0 * d_out : touched_leaf_bytes)) +
+                         s_.path_matrix_bytes();
+        c.activation_bytes += K * 2.0 * 4.0 * n * (nodes + 2.0 * R + L);  // logits, branches, scores
+        c.working_set_bytes += s_.path_matrix_bytes();
+        break;
+      }
+    }
     return c;
   }
 
   double tolerance() const override { return 1e-4; }
-  // A node logit within float rounding of 0 sends the token down the other subtree.
+
+  // A routing decision is the sign of a node logit z = Σ_i x_i·w_i + b. Each row's margin is
+  // the smallest, over the routing nodes (levels 0..D-1; the UltraFastBERT form's last level
+  // only scales its output row, continuously) of its path in every tree, of
+  //   |z| / (Σ_i |x_i·w_i| + |b|),
+  // z as the reference computes it (double), i.e. |z| in units of the magnitude the float sum
+  // rounds against (0 where that is 0: x·w and b all zero is an exact tie).
+  // Epsilon: an impl computes z in float, in whatever order it sums (BLAS blocking, 16-lane
+  // partial sums, FMA or a rounded product). For any order, a float inner product of d terms plus
+  // a bias is within γ_{d+1}·(Σ|x_i·w_i| + |b|) of the exact value, γ_n = n·u/(1 − n·u),
+  // u = 2^-24 (Higham, Accuracy and Stability of Numerical Algorithms, §3.1); the reference's
+  // double sum is exact to far less. So the impl's sign can differ from the reference's only
+  // where the margin is ≤ γ_{d+1}, and 2·(d+1)·u ≥ γ_{d+1} for any d < 2^23. Random rows
+  // reach that margin at about 1 in 1e4–1e5; every other mismatch is a bug, not rounding.
+  std::vector<double> decision_margins(const float* X, int64_t rows) const override {
+    std::vector<double> margins(rows, INFINITY);
+    for (int64_t t = 0; t < rows; ++t) {
+      const float* x = X + t * s_.d;
+      for (int64_t tree = 0; tree < s_.trees; ++tree) {
+        int64_t node = 0;
+        for (int64_t level = 0; level < s_.depth; ++level) {
+          const int64_t n = tree * s_.nodes() + node;
+          double z = b_in_[n], scale = std::abs(double(b_in_[n]));
+          for (int64_t i = 0; i < s_.d; ++i) {
+            const double p = double(x[i]) * w_in_[n * s_.d + i];
+            z += p;
+            scale += std::abs(p);
+          }
+          margins[t] = std::min(margins[t], scale > 0 ? std::abs(z) / scale : 0.0);
+          node = fff_child(node, static_cast<float>(z), s_.leaf > 0);
+        }
+      }
+    }
+    return margins;
+  }
+  double decision_epsilon() const override { return 2.0 * (s_.d + 1.0) * 0x1.0p-24; }
 
   std::vector<std::string> stage_names() const override {
-    if (impl_ == "matrix") return {"logits", "mask", "output"};
-    return {"walk"};
+    switch (impl_) {
+      case Impl::MaskedMatrix: return {"logits", "mask", "output"};
+      case Impl::FastFF: return {"logits", "path_scores", "select", "output"};
+      default: return {"walk"};
+    }
   }
 
+  // Every weight and scratch buffer a call reads (X and Y are the caller's).
   std::vector<MemoryRegion> memory_regions() const override {
-    return {{w_in_.data(), w_in_.size() * 4}, {w_out_.data(), w_out_.size() * 4}, {leaf_w1_.data(), leaf_w1_.size() * 4},
-            {leaf_w2_.data(), leaf_w2_.size() * 4}};
+    std::vector<MemoryRegion> r;
+    auto add = [&r](const void* p, size_t bytes) {
+      if (p != nullptr && bytes > 0) r.push_back({p, bytes});
+    };
+    for (const AlignedVector<float>* v : {&w_in_, &b_in_, &w_out_, &leaf_w1_, &leaf_b1_, &leaf_w2_, &leaf_b2_, &path_,
+                                          &hidden_, &logits_, &mask_, &branch_, &score_})
+      add(v->data(), v->size() * sizeof(float));
+    add(node_.data(), node_.size() * sizeof(int64_t));
+    for (const WalkScratch& w : walk_scratch_) {
+      add(w.node.data(), w.node.size() * sizeof(int64_t));
+      add(w.order.data(), w.order.size() * sizeof(int64_t));
+      add(w.path.data(), w.path.size() * sizeof(int64_t));
+      add(w.coef.data(), w.coef.size() * sizeof(float));
+      add(w.out_rows.data(), w.out_rows.size() * sizeof(const float*));
+    }
+    return r;
   }
+
+  // Complete: memory_regions() holds every weight and scratch buffer a call reads. OpenBLAS's
+  // packing buffers are written by each GEMM before it reads them, so no stale cached read
+  // escapes a flush.
+  std::string cold_mode_gaps() const override { return ""; }
 
   // rows_read_gbs: node row bytes the walk actually read (per_token: both rows of every step;
   // level_batched: an input row once per node group of a tile at the shared levels, once per
   // token below, and every output row once per token) per second, to set against the
   // bandwidth of the cache level the tree lives in (calibrate's ceilings);
   // rows_read_per_token in units of one node's input and output rows. The leaves' dense FFNs
-  // are not counted.
+  // are not counted. (The matrix forms' work is in cost().)
   std::map<std::string, std::string> extras() const override {
     std::map<std::string, std::string> e;
     const double row_bytes = 4.0 * (s_.d + (s_.leaf == 0 ? s_.d_out : 0));
-    const double bytes = impl_ == "per_token" ? double(last_tokens_) * s_.trees * s_.levels() * row_bytes
-                         : impl_ == "level_batched" ? last_row_bytes_ : 0.0;
+    const double bytes = impl_ == Impl::PerToken ? double(last_tokens_) * s_.trees * s_.levels() * row_bytes
+                         : impl_ == Impl::LevelBatched ? last_row_bytes_ : 0.0;
     if (last_seconds_ > 0 && bytes > 0) {
       e["rows_read_gbs"] = fmt::format("{:.2f}", bytes / last_seconds_ / 1e9);
       e["rows_read_per_token"] = fmt::format("{:.3f}", bytes / row_bytes / (double(last_tokens_) * s_.trees));
     }
-    if (impl_ == "matrix" && s_.leaf == 0)
-      e["matrix_flops"] = fmt::format("{:.4g}", 2.0 * last_tokens_ * s_.trees * s_.nodes() * (s_.d + s_.d_out));
     return e;
   }
 
  private:
-  // Grows once; forward() does not allocate when warm.
-  void reserve(int64_t tokens) {
-    const size_t hidden = static_cast<size_t>(omp_get_max_threads()) * std::max<int64_t>(s_.leaf, 1);
-    if (hidden_.size() < hidden) hidden_.resize(hidden);
-    if (static_cast<int64_t>(node_.size()) >= tokens) return;
-    node_.resize(tokens);
-    if (impl_ == "matrix") {
-      const double bytes = 4.0 * tokens * s_.nodes() * 2;
-      check_fits_in_memory("depth", std::to_string(s_.depth), bytes,
-                           fmt::format("the matrix impl's N×nodes logits and mask ({}×{})", tokens, s_.nodes()));
-      logits_.resize(tokens * s_.nodes());
-      if (s_.leaf == 0) mask_.resize(tokens * s_.nodes());
+  static void copy_checked(const char* name, const std::vector<float>& from, size_t expected, AlignedVector<float>& to) {
+    if (from.size() != expected)
+      throw std::invalid_argument(fmt::format("fff weights: {} has {} values, the configuration needs {}", name,
+                                              from.size(), expected));
+    to.assign(from.begin(), from.end());
+  }
+
+  // After the weights: fastff's path matrix, then scratch for max_tokens.
+  void prepare(int64_t max_tokens) {
+    if (impl_ == Impl::FastFF) build_path_matrix();
+    reserve(max_tokens);
+    if (impl_ == Impl::LevelBatched) {
+      const int64_t threads = omp_get_max_threads();
+      reserve_walk(std::clamp<int64_t>((max_tokens + threads - 1) / threads, 1, s_.tile));
     }
   }
 
+  // P[leaf][j] = 1 where the leaf's path goes right at routing node j, P[leaf][R + j] = 1 where
+  // it goes left, 0 elsewhere (D ones per row). The leaf's node is R + leaf in heap order.
+  void build_path_matrix() {
+    const int64_t R = s_.routing(), L = s_.leaves();
+    path_ = zeroed(static_cast<size_t>(L * 2 * R));
+    float* P = path_.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t leaf = 0; leaf < L; ++leaf) {
+      float* row = P + leaf * 2 * R;
+      for (int64_t n = R + leaf; n > 0; n = (n - 1) / 2) {
+        const int64_t parent = (n - 1) / 2;
+        row[n == 2 * parent + 2 ? parent : R + parent] = 1.0f;
+      }
+    }
+  }
+
+  // Grows once; forward() does not allocate when warm. Buffers are fresh allocations zeroed by
+  // static-schedule loops (hidden_ is written before it is read, per thread).
+  void reserve(int64_t tokens) {
+    const size_t hidden = static_cast<size_t>(omp_get_max_threads()) * std::max<int64_t>(s_.leaf, 1);
+    if (hidden_.size() < hidden) hidden_ = AlignedVector<float>(hidden);
+    if (tokens <= reserved_tokens_) return;
+    const bool masked = impl_ == Impl::MaskedMatrix, fastff = impl_ == Impl::FastFF;
+    if (masked || fastff) {
+      const double nodes = double(s_.nodes()), R = double(s_.routing()), L = double(s_.leaves());
+      const double per_token = masked ? nodes * (s_.leaf == 0 ? 2.0 : 1.0) : nodes + 2.0 * R + L;
+      check_fits_in_memory(
+          "depth", std::to_string(s_.depth), 4.0 * double(tokens) * per_token,
+          masked ? fmt::format("the masked_matrix impl's N×nodes logits and mask ({}×{})", tokens, s_.nodes())
+                 : fmt::format("the fastff impl's N×(nodes + 2R + L) logits, branches and path scores ({}×{})", tokens,
+                               per_token));
+      logits_ = zeroed(static_cast<size_t>(tokens * s_.nodes()));
+      if (masked && s_.leaf == 0) mask_ = zeroed(static_cast<size_t>(tokens * s_.nodes()));
+      if (fastff) {
+        branch_ = zeroed(static_cast<size_t>(tokens * 2 * s_.routing()));
+        score_ = zeroed(static_cast<size_t>(tokens * s_.leaves()));
+      }
+    }
+    node_.assign(tokens, 0);
+    reserved_tokens_ = tokens;
+  }
+
   // level_batched's per-thread state for a tile: nodes, order, and each token's path and
-  // activations.
+  // activations. Each thread allocates (and so first touches) its own.
   struct WalkScratch {
     std::vector<int64_t> node, order, path;
     std::vector<float> coef;
@@ -278,15 +491,23 @@ class FffKernel final : public Kernel {
   void reserve_walk(int64_t tile) {
     const size_t threads = static_cast<size_t>(omp_get_max_threads());
     if (walk_scratch_.size() < threads) walk_scratch_.resize(threads);
-    for (WalkScratch& w : walk_scratch_) {
-      if (static_cast<int64_t>(w.node.size()) >= tile) continue;
-      w.node.resize(tile);
-      w.order.resize(tile);
-      w.path.resize(tile * s_.levels());
-      w.coef.resize(tile * s_.levels());
-      w.out_rows.resize(s_.levels());
+    bool grow = false;
+    for (size_t i = 0; i < threads; ++i) grow |= static_cast<int64_t>(walk_scratch_[i].node.size()) < tile;
+    if (!grow) return;
+#pragma omp parallel
+    {
+      WalkScratch& w = walk_scratch_[omp_get_thread_num()];
+      if (static_cast<int64_t>(w.node.size()) < tile) {
+        w.node.resize(tile);
+        w.order.resize(tile);
+        w.path.resize(tile * s_.levels());
+        w.coef.resize(tile * s_.levels());
+        w.out_rows.resize(s_.levels());
+      }
     }
   }
+
+  float act(float z) const { return s_.gelu ? gelu_erf(z) : z; }
 
   // The dense leaf FFN of `leaf` for one token, added into y.
   void leaf_ffn(int64_t leaf, const float* x, float* y, float* h) const {
@@ -301,10 +522,14 @@ class FffKernel final : public Kernel {
   int64_t step(int64_t tree, int64_t node, const float* x, float* y) const {
     const int64_t n = tree * s_.nodes() + node;
     const float z = dot(x, w_in_.data() + n * s_.d, s_.d) + b_in_[n];
-    if (s_.leaf == 0) axpy(y, w_out_.data() + n * s_.d_out, s_.gelu ? gelu_erf(z) : z, s_.d_out);
+    if (s_.leaf == 0) axpy(y, w_out_.data() + n * s_.d_out, act(z), s_.d_out);
     return fff_child(node, z, s_.leaf > 0);
   }
 
+  void zero_rows(float* Y, int64_t tokens) const {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < tokens; ++t) std::fill(Y + t * s_.d_out, Y + (t + 1) * s_.d_out, 0.0f);
+  }
   void forward_per_token(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
     StageTimer::Scope scope(stages, 0);
 #pragma omp parallel for schedule(static)
@@ -342,7 +567,7 @@ class FffKernel final : public Kernel {
     record(t, level, n, dot(X + t * s_.d, w_in_.data() + n * s_.d, s_.d) + b_in_[n], node, coef, path);
   }
   void record(int64_t t, int64_t level, int64_t n, float z, int64_t* node, float* coef, int64_t* path) const {
-    coef[t * s_.levels() + level] = s_.gelu ? gelu_erf(z) : z;
+    coef[t * s_.levels() + level] = act(z);
     path[t * s_.levels() + level] = n;
     node[t] = fff_child(node[t], z, s_.leaf > 0);
   }
@@ -413,18 +638,19 @@ class FffKernel final : public Kernel {
     last_row_bytes_ = 4.0 * (double(in_rows) * s_.d + double(out_rows_read) * s_.d_out);
   }
 
-  // FastFF's matrix form: all node logits in one GEMM, the path mask, then (UltraFastBERT form)
-  // the masked activations times every output row as a second GEMM; (FFF form) the leaves of
-  // the chosen paths.
-  void forward_matrix(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
+  // UltraFastBERT's masking form: all node logits in one GEMM, the walk on them writes act(z)
+  // at the path's nodes into a zero mask, then (UltraFastBERT form) the mask times every output
+  // row as a second GEMM; (FFF form) the leaves of the chosen paths.
+  void forward_masked_matrix(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
     const int64_t nodes = s_.nodes();
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < tokens; ++t) std::fill(Y + t * s_.d_out, Y + (t + 1) * s_.d_out, 0.0f);
+    zero_rows(Y, tokens);
     for (int64_t tree = 0; tree < s_.trees; ++tree) {
       const float* w_in = w_in_.data() + tree * nodes * s_.d;
       {
         StageTimer::Scope scope(stages, 0);
-        sgemm_rowmajor(tokens, nodes, s_.d, 1.0f, X, s_.d, w_in, s_.d, /*b_transposed=*/true, 0.0f, logits_.data(), nodes);
+        if (nodes > 0)
+          sgemm_rowmajor(tokens, nodes, s_.d, 1.0f, X, s_.d, w_in, s_.d, /*b_transposed=*/true, 0.0f, logits_.data(),
+                         nodes);
       }
       {
         StageTimer::Scope scope(stages, 1);
@@ -437,7 +663,7 @@ class FffKernel final : public Kernel {
           int64_t node = 0;
           for (int64_t level = 0; level < s_.levels(); ++level) {
             const float v = z[node] + b[node];
-            if (m) m[node] = s_.gelu ? gelu_erf(v) : v;
+            if (m) m[node] = act(v);
             node = fff_child(node, v, s_.leaf > 0);
           }
           node_[t] = node;
@@ -456,10 +682,88 @@ class FffKernel final : public Kernel {
     }
   }
 
+  // FastFF's formulation (the file comment says what act and select are and why): logits GEMM,
+  // hardened branch activations, path-score GEMM with the fixed path matrix, argmax over the
+  // leaves, the selected leaf's output.
+  void forward_fastff(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
+    const int64_t nodes = s_.nodes(), R = s_.routing(), L = s_.leaves(), depth = s_.depth;
+    const bool routing_only = s_.leaf > 0;
+    float *Z = logits_.data(), *B = branch_.data(), *S = score_.data();
+    zero_rows(Y, tokens);
+    for (int64_t tree = 0; tree < s_.trees; ++tree) {
+      const float* b = b_in_.data() + tree * nodes;
+      {  // Z = X·W_inᵀ + b over every node of the tree.
+        StageTimer::Scope scope(stages, 0);
+        if (nodes > 0) {
+          sgemm_rowmajor(tokens, nodes, s_.d, 1.0f, X, s_.d, w_in_.data() + tree * nodes * s_.d, s_.d,
+                         /*b_transposed=*/true, 0.0f, Z, nodes);
+#pragma omp parallel for schedule(static)
+          for (int64_t t = 0; t < tokens; ++t) {
+            float* z = Z + t * nodes;
+#pragma omp simd
+            for (int64_t j = 0; j < nodes; ++j) z[j] += b[j];
+          }
+        }
+      }
+      {  // branches [act(z), act(-z)] of the R routing nodes; S = branches · Pᵀ (N × L).
+        StageTimer::Scope scope(stages, 1);
+        if (R > 0) {
+#pragma omp parallel for schedule(static)
+          for (int64_t t = 0; t < tokens; ++t) {
+            const float* z = Z + t * nodes;
+            float* br = B + t * 2 * R;
+            for (int64_t j = 0; j < R; ++j) {
+              const float right = fff_goes_right(z[j], routing_only) ? 1.0f : 0.0f;
+              br[j] = right;
+              br[R + j] = 1.0f - right;
+            }
+          }
+          sgemm_rowmajor(tokens, L, 2 * R, 1.0f, B, 2 * R, path_.data(), 2 * R, /*b_transposed=*/true, 0.0f, S, L);
+        }
+      }
+      {  // The leaf with the largest path score: the one consistent with all D signs (score D).
+        StageTimer::Scope scope(stages, 2);
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < tokens; ++t) {
+          if (R == 0) {
+            node_[t] = 0;
+            continue;
+          }
+          const float* s = S + t * L;
+          node_[t] = std::max_element(s, s + L) - s;
+        }
+      }
+      StageTimer::Scope scope(stages, 3);
+      if (s_.leaf == 0) {
+        // The selected path's D+1 neurons: act(z)·W_out[node] from the leaf's node up to the root.
+        const float* w_out = w_out_.data() + tree * nodes * s_.d_out;
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < tokens; ++t) {
+          const float* z = Z + t * nodes;
+          const float* rows[kMaxDepth + 1];
+          float coef[kMaxDepth + 1];
+          int64_t n = R + node_[t];
+          for (int64_t level = depth; level >= 0; --level, n = (n - 1) / 2) {
+            rows[level] = w_out + n * s_.d_out;
+            coef[level] = act(z[n]);
+          }
+          add_weighted_rows(Y + t * s_.d_out, rows, coef, depth + 1, s_.d_out);
+        }
+      } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < tokens; ++t)
+          leaf_ffn(tree * L + node_[t], X + t * s_.d, Y + t * s_.d_out, hidden_.data() + omp_get_thread_num() * s_.leaf);
+      }
+    }
+  }
+
   FffShape s_;
-  std::string impl_;
-  AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_, hidden_, logits_, mask_;
-  std::vector<int64_t> node_;  // matrix: each token's leaf
+  Impl impl_;
+  AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_;
+  AlignedVector<float> path_;  // fastff: L × 2R path matrix
+  AlignedVector<float> hidden_, logits_, mask_, branch_, score_;
+  std::vector<int64_t> node_;  // matrix forms: each token's leaf (masked_matrix: its node index)
+  int64_t reserved_tokens_ = 0;
   std::vector<WalkScratch> walk_scratch_;
   double last_row_bytes_ = 0;  // level_batched: node row bytes read in the last call (shared ones once)
   double last_seconds_ = 0;
@@ -475,18 +779,31 @@ class FffVariant final : public Variant {
   std::vector<ParamSpec> params() const override {
     return {ParamSpec::integer("d", 768, 1, 65536, "input width"),
             ParamSpec::integer("d_out", 0, 0, 65536, "output width (0: d)"),
-            ParamSpec::integer("depth", 11, 0, 30, "tree depth D (UltraFastBERT: D+1 neurons per token and tree)"),
+            ParamSpec::integer("depth", 11, 0, kMaxDepth, "tree depth D (UltraFastBERT: D+1 neurons per token and tree)"),
             ParamSpec::integer("trees", 1, 1, 4096, "number of trees K"),
             ParamSpec::integer("leaf_width", 0, 0, 1 << 20, "0: UltraFastBERT form; >0: FFF form with dense ReLU leaves of this width"),
             ParamSpec::choice("activation", "gelu", {"gelu", "none"}, "node activation (UltraFastBERT form)"),
             ParamSpec::integer("tile", 128, 1, 1 << 20, "level_batched: tokens walked together (their x and y stay in L2)"),
-            ParamSpec::choice("impl", "level_batched", {"per_token", "level_batched", "matrix"},
-                              "per_token walk, level-batched walk, or FastFF's matrix form")};
+            ParamSpec::integer("max_path_matrix_mib", 512, 1, int64_t{1} << 30,
+                               "fastff: refuse depths whose 2^D x 2(2^D-1) fp32 path matrix is larger (512: D <= 13)"),
+            ParamSpec::choice("impl", "level_batched", {"per_token", "level_batched", "masked_matrix", "fastff"},
+                              "per_token walk, level-batched walk, UltraFastBERT's masking GEMMs, or FastFF's path-matrix gate")};
   }
   void validate(const Config& c) const override {
     const FffShape s = FffShape::of(c);
-    check_fits_in_memory("depth", c.str("depth"), s.weight_bytes(),
-                         fmt::format("{} tree(s) of depth {} ({} nodes each)", s.trees, s.depth, s.nodes()));
+    double bytes = s.weight_bytes();
+    if (c.str("impl") == "fastff") {
+      const double path = s.path_matrix_bytes(), limit = std::ldexp(double(c.integer("max_path_matrix_mib")), 20);
+      if (path > limit)
+        throw ConfigError("depth", c.str("depth"),
+                          fmt::format("fastff's path matrix ({} x {} floats) would need {}, more than "
+                                      "max_path_matrix_mib = {} (the walks run any depth)",
+                                      s.leaves(), 2 * s.routing(), format_bytes(path), c.integer("max_path_matrix_mib")));
+      bytes += path;
+    }
+    check_fits_in_memory("depth", c.str("depth"), bytes,
+                         fmt::format("{} tree(s) of depth {} ({} nodes each){}", s.trees, s.depth, s.nodes(),
+                                     c.str("impl") == "fastff" ? " and fastff's path matrix" : ""));
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<FffKernel>(c, seed, max_tokens);
@@ -496,4 +813,9 @@ class FffVariant final : public Variant {
 FFNBENCH_REGISTER_VARIANT(FffVariant);
 
 }  // namespace
+
+std::unique_ptr<Kernel> build_fff_kernel(const Config& config, const FffWeights& weights, int64_t max_tokens) {
+  return std::make_unique<FffKernel>(config, weights, max_tokens);
+}
+
 }  // namespace ffnbench

@@ -6,9 +6,10 @@
 
 namespace ffnbench {
 
+inline bool fff_goes_right(float z, bool routing_only) { return routing_only ? z >= 0.0f : z > 0.0f; }
+
 inline int64_t fff_child(int64_t node, float z, bool routing_only) {
-  const bool right = routing_only ? z >= 0.0f : z > 0.0f;
-  return 2 * node + 1 + (right ? 1 : 0);
+  return 2 * node + 1 + (fff_goes_right(z, routing_only) ? 1 : 0);
 }
 
 }  // namespace ffnbench
