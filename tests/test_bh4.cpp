@@ -126,12 +126,87 @@ TEST(Bh4, BothBlockGemmsMatchTheReference) {
   EXPECT_EQ(narrow->extras().at("block_gemm"), "openblas");
 }
 
-TEST(Bh4, CostCountsBlockMacsAndHadamardAdds) {
-  auto k = build({{"d", "512"}, {"b", "64"}, {"outputs", "1024"}}, 1);
-  // 2 copies × (4·512·64 MACs = 2 FLOPs each + 4·512·9 add/sub)
-  EXPECT_DOUBLE_EQ(k->cost(1).flops, 2 * (2.0 * 4 * 512 * 64 + 4.0 * 512 * 9));
+TEST(Bh4, CostCountsBlockMacsAndTheHadamardLevelsEachImplRuns) {
+  // 2 copies × (4·512·64 MACs = 2 FLOPs each + 4 rounds of 512 add/subtracts per level run):
+  // the reference runs all 9 levels; the optimized impl folds the 6 inside a 64-block into the
+  // block weights where b is a register wide, leaving 3.
+  auto ref = build({{"d", "512"}, {"b", "64"}, {"outputs", "1024"}, {"impl", "reference"}}, 1);
+  EXPECT_DOUBLE_EQ(ref->cost(1).flops, 2 * (2.0 * 4 * 512 * 64 + 4.0 * 512 * 9));
+  auto opt = build({{"d", "512"}, {"b", "64"}, {"outputs", "1024"}}, 1);
+  const double levels = opt->extras().at("hadamard_fold") == "yes" ? 3 : 9;
+  EXPECT_DOUBLE_EQ(opt->cost(1).flops, 2 * (2.0 * 4 * 512 * 64 + 4.0 * 512 * levels));
   auto dense = build({{"d", "512"}, {"impl", "dense"}, {"outputs", "1024"}}, 1);
   EXPECT_DOUBLE_EQ(dense->cost(1).flops, 2.0 * 512 * 1024);
+}
+
+namespace {
+
+// Butterflies that fwht_scalar/fwht_rows run over n values from level `from`: counted by hand
+// from the level loop.
+double butterfly_ops(int64_t n, int64_t from) {
+  double ops = 0;
+  for (int64_t half = from; half < n; half *= 2) ops += n;  // n/2 butterflies of an add and a subtract
+  return ops;
+}
+
+}  // namespace
+
+TEST(Bh4, CostEqualsACountOfTheLoopsForEveryImplAndFold) {
+  // d = 100 pads to 128; 300 outputs = 3 copies. b = 8 is below an AVX-512 register (no fold
+  // there), b = 16 and 128 fold (128: one block, no levels left).
+  for (const char* b : {"2", "8", "16", "128"})
+    for (const char* impl : {"optimized", "reference", "dense"}) {
+      auto k = build({{"d", "100"}, {"b", b}, {"outputs", "300"}, {"impl", impl}}, 3);
+      const int64_t bb = std::stoi(b);
+      const bool folded = std::string(impl) == "optimized" && k->extras().at("hadamard_fold") == "yes";
+      double per_token = 0;
+      if (std::string(impl) == "dense") {
+        per_token = 2.0 * 100 * 300;
+      } else {
+        for (int64_t c = 0; c < 3; ++c)
+          for (int r = 0; r < 4; ++r) per_token += 2.0 * 128 * bb + butterfly_ops(128, folded ? bb : 1);
+      }
+      EXPECT_DOUBLE_EQ(k->cost(5).flops, 5 * per_token) << "b=" << b << " " << impl;
+      if (std::string(impl) == "optimized" && __builtin_cpu_supports("avx512f"))
+        EXPECT_EQ(k->extras().at("hadamard_fold"), bb >= 16 ? "yes" : "no") << b;
+    }
+}
+
+TEST(Bh4, ColdModeRegionsCoverTheWeightsEachImplReads) {
+  for (const char* impl : {"optimized", "reference", "dense"}) {
+    auto k = build({{"d", "100"}, {"b", "16"}, {"outputs", "300"}, {"impl", impl}, {"tile", "8"}}, 50);
+    AlignedVector<float> X(50 * 100), Y(50 * 300);
+    fill_uniform(X.data(), X.size(), 1, 1, -1.0f, 1.0f);
+    k->forward(X.data(), Y.data(), 50, nullptr);
+    double bytes = 0;
+    for (const MemoryRegion& r : k->memory_regions()) bytes += r.bytes;
+    const double weights = std::string(impl) == "dense" ? 4.0 * 100 * 300 : 4.0 * 3 * 4 * 128 * 16;
+    EXPECT_EQ(k->cost(50).weight_bytes, weights) << impl;
+    EXPECT_GE(bytes, weights) << impl;
+    if (std::string(impl) == "optimized")  // + per-thread tiles: in, work [tile][d'], out [tile][3·d']
+      EXPECT_GE(bytes, weights + 4.0 * omp_get_max_threads() * 8 * (2 * 128 + 3 * 128)) << impl;
+    EXPECT_EQ(k->cold_mode_gaps(), "");
+  }
+}
+
+TEST(Bh4Transform, IsLinearAndTheFoldedTileEqualsTheReference) {
+  // T(αu + βv) = αT(u) + βT(v) (float rounding aside), and apply_tile (folded at b = 64 where a
+  // register is at most 64 wide) reproduces the reference on every row.
+  Bh4Transform bh4(200, 64, 2, 4, 9, BlockGemm::Openblas);
+  const int64_t n = bh4.padded(), rows = 3;
+  std::vector<float> in(rows * n, 0.0f);
+  for (int64_t r = 0; r < 2; ++r) fill_uniform(in.data() + r * n, 200, 6, r, -1.0f, 1.0f);
+  for (int64_t i = 0; i < n; ++i) in[2 * n + i] = 0.5f * in[i] - 2.0f * in[n + i];
+  std::vector<float> ref(rows * bh4.outputs());
+  for (int64_t r = 0; r < rows; ++r) bh4.reference(in.data() + r * n, ref.data() + r * bh4.outputs());
+  double scale = 0;
+  for (float v : ref) scale = std::max(scale, double(std::abs(v)));
+  for (int64_t j = 0; j < bh4.outputs(); ++j)
+    ASSERT_NEAR(ref[2 * bh4.outputs() + j], 0.5 * ref[j] - 2.0 * ref[bh4.outputs() + j], 1e-5 * scale) << j;
+  AlignedVector<float> tile_in(rows * n), work(rows * n), out(rows * bh4.outputs());
+  std::copy(in.begin(), in.end(), tile_in.begin());
+  bh4.apply_tile(tile_in.data(), out.data(), rows, work.data());
+  for (int64_t j = 0; j < rows * bh4.outputs(); ++j) ASSERT_NEAR(out[j], ref[j], 1e-5 * scale) << j;
 }
 
 TEST(Bh4, ValidationMessages) {

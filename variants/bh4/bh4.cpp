@@ -1,6 +1,10 @@
 // bh4: LookupFFN's structured projection as a variant of its own, next to the dense GEMM it
 // replaces (impl=dense), so the two can be compared at the same d → outputs.
-// Cost per token: copies·(4·d'·b multiply-adds + 4·d'·log2 d' add/subtracts); dense: d·outputs MACs.
+// Cost per token, as each impl runs it (a multiply-add = 2 FLOPs): copies·4·d'·b multiply-adds
+// for the block products, plus add/subtracts of the Hadamard levels: copies·4·d'·log2 d' for the
+// reference, copies·4·d'·log2(d'/b) for the optimized impl where it folds the levels inside a
+// block into the block weights (b at least a register wide; else all levels as the reference);
+// dense: d·outputs multiply-adds.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -35,6 +39,7 @@ class Bh4Kernel final : public Kernel {
       const float a = 1.0f / std::sqrt(static_cast<float>(d_));
       fill_uniform(dense_.data(), dense_.size(), seed, 22, -a, a);
     }
+    if (impl_ == "optimized") grow_scratch(omp_get_max_threads());  // so memory_regions() names it
   }
 
   int64_t d_in() const override { return d_; }
@@ -88,12 +93,24 @@ class Bh4Kernel final : public Kernel {
       c.flops = 2.0 * n * d_ * outputs_;
       c.weight_bytes = 4.0 * d_ * outputs_;
     } else {
-      c.flops = n * (bh4_.block_flops_per_token() + bh4_.hadamard_flops_per_token());
+      const double hadamard =
+          impl_ == "reference" ? bh4_.reference_hadamard_flops_per_token() : bh4_.hadamard_flops_per_token();
+      c.flops = n * (bh4_.block_flops_per_token() + hadamard);
       c.weight_bytes = bh4_.weight_bytes();
     }
     c.activation_bytes = 4.0 * n * (d_ + outputs_);
     c.working_set_bytes = c.weight_bytes + 4.0 * 3 * tile_ * bh4_.outputs();
     return c;
+  }
+
+  // Everything a call reads besides X: the block weights of the path that runs (folded for the
+  // optimized impl where it folds) and the per-thread tiles, or the dense matrix. (OpenBLAS's
+  // packing buffers are written before they are read within a call.)
+  std::vector<MemoryRegion> memory_regions() const override {
+    if (impl_ == "dense") return {{dense_.data(), dense_.size() * sizeof(float)}};
+    std::vector<MemoryRegion> r = {bh4_.weights_region(impl_ == "optimized")};
+    if (!scratch_.empty()) r.push_back({scratch_.data(), scratch_.size() * sizeof(float)});
+    return r;
   }
 
   // Four rounds of float block products and Hadamard sums (|entries| up to √d' growth) vs a
@@ -102,7 +119,8 @@ class Bh4Kernel final : public Kernel {
 
   std::map<std::string, std::string> extras() const override {
     return {{"fwht_path", to_string(bh4_.fwht_path())}, {"block_gemm", to_string(bh4_.block_gemm())},
-            {"copies", std::to_string(bh4_.copies())}, {"d_padded", std::to_string(bh4_.padded())}};
+            {"copies", std::to_string(bh4_.copies())}, {"d_padded", std::to_string(bh4_.padded())},
+            {"hadamard_fold", bh4_.folds_block_hadamard() ? "yes" : "no"}};
   }
 
  private:

@@ -70,7 +70,17 @@ const float* Bh4Transform::folded_block_weights(int64_t copy, int round) const {
 }
 
 double Bh4Transform::hadamard_flops_per_token() const {
+  const int64_t from = folds_block_hadamard() ? b_ : 1;
+  return static_cast<double>(kRounds) * padded_ * std::log2(static_cast<double>(padded_ / from)) * copies_;
+}
+
+double Bh4Transform::reference_hadamard_flops_per_token() const {
   return static_cast<double>(kRounds) * padded_ * std::log2(static_cast<double>(padded_)) * copies_;
+}
+
+MemoryRegion Bh4Transform::weights_region(bool for_apply_tile) const {
+  const AlignedVector<float>& w = for_apply_tile && folds_block_hadamard() ? folded_weights_ : weights_;
+  return {w.data(), w.size() * sizeof(float)};
 }
 
 void Bh4Transform::reference(const float* in, float* out) const {

@@ -12,6 +12,7 @@
 #include "bh4/block_kernel.hpp"
 #include "bh4/fwht.hpp"
 #include "common/aligned.hpp"
+#include "core/variant.hpp"
 
 namespace ffnbench {
 
@@ -48,10 +49,18 @@ class Bh4Transform {
   // Whether apply_tile folds the Hadamard levels inside each block into the block weights
   // (B_i·H_b, so only the levels across blocks are left): when b is at least a register wide.
   bool folds_block_hadamard() const { return !folded_weights_.empty(); }
-  // Per token and copy: 4·d'·b multiply-adds and 4·d'·log2(d') add/subtracts (2 and 1 FLOPs).
+  // FLOPs per token (a multiply-add = 2), as each path runs them. Block products: 4 rounds of
+  // d'·b multiply-adds per copy on both paths. Hadamard add/subtracts per round and copy: the
+  // reference (and apply_tile without the fold) runs all log2 d' levels, d' each; the folded
+  // apply_tile only the log2(d'/b) levels across blocks (those inside a block are in B_i·H_b).
   double block_flops_per_token() const { return 2.0 * kRounds * padded_ * b_ * copies_; }
-  double hadamard_flops_per_token() const;
+  double hadamard_flops_per_token() const;            // apply_tile
+  double reference_hadamard_flops_per_token() const;  // reference()
+  // Bytes of block weights a path reads (the folded copy replaces the plain one in apply_tile).
   double weight_bytes() const { return 4.0 * weights_.size(); }
+  // The weights a path reads, for cold-cache flushes: reference() the plain blocks, apply_tile
+  // the folded ones where it folds.
+  MemoryRegion weights_region(bool for_apply_tile) const;
 
  private:
   const float* folded_block_weights(int64_t copy, int round) const;

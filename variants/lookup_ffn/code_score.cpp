@@ -144,6 +144,21 @@ void code_score_portable(const float* z, int64_t h, int64_t tau, uint32_t* codes
 
 }  // namespace
 
+double code_score_flops(int64_t h, int64_t tau) {
+  const double per_value = 1 + kFastExpFlops + 1;
+  // The AVX-512 tree: 16 tables of τ lanes reduce τ vectors to one, τ - 1 vector operations per
+  // reduction (sum, product, code), 16 lanes each; then one divide per table.
+  const int64_t tree_tables = kHasAvx512 && sixteen_tables_for(tau) != nullptr ? h / 16 * 16 : 0;
+  const double tree = tree_tables * (tau * per_value + 3.0 * (tau - 1) + 1);
+  // The portable pass: per table τ adds (sum), τ multiplies (product), one divide.
+  const double portable = (h - tree_tables) * (tau * per_value + 2.0 * tau + 1);
+  return tree + portable;
+}
+
+double code_score_reference_flops(int64_t h, int64_t tau) {
+  return static_cast<double>(h) * (5.0 * tau + 1);  // per value -2·|z|, exp, 1 + e, sum, product; a divide
+}
+
 void code_score_token(const float* z, int64_t h, int64_t tau, uint32_t* codes, float* scores) {
   int64_t k = 0;
   if (const SixteenTables sixteen_tables = kHasAvx512 ? sixteen_tables_for(tau) : nullptr) {

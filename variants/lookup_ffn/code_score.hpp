@@ -14,4 +14,13 @@ void code_score_reference(const float* z, int64_t h, int64_t tau, uint32_t* code
 // else (and for the last h mod 16 tables) a vectorized pass and scalar reductions.
 void code_score_token(const float* z, int64_t h, int64_t tau, uint32_t* codes, float* scores);
 
+// FLOPs per token as each form runs (operations a floating-point arithmetic counter sees: add,
+// sub, mul, div, min/max, an FMA as 2; abs, compares, permutes and conversions are not FLOPs).
+// code_score_token, per value: -2·|z|, fast_exp (20: clamp 2, range reduction 5, polynomial 12,
+// scale 1), 1 + e; per table: the sum, product and (AVX-512 tree) code reductions and a divide.
+// The reference: libm's exp counted as one operation (the reference checks, it is not tuned).
+double code_score_flops(int64_t h, int64_t tau);
+double code_score_reference_flops(int64_t h, int64_t tau);
+inline constexpr double kFastExpFlops = 20;
+
 }  // namespace ffnbench

@@ -1,14 +1,23 @@
 // lookup_ffn: LookupFFN inference (DESIGN.md §4; the official code's math, BACKGROUND.md):
-//   u = LayerNorm(x) padded to d';  z = 0.7·[BH4_1(u)…BH4_R(u)] + 0.3·[u…u] (first h·τ) + bias
-//   (projection=dense: z = u·Wp + bp);  per table k: code_k, score_k (code_score.hpp);
+//   u = LayerNorm(x)·γ + β padded to d';  z = 0.7·[BH4_1(u)…BH4_R(u)] + 0.3·[u…u] (first h·τ)
+//   + bias (projection=dense: z = u·Wp + bp);  per table k: code_k, score_k (code_score.hpp);
 //   y = Σ_k score_k · T_k[code_k] + b.
-// Cost per token (a multiply-add = 2 FLOPs): projection = BH4 block products 2·R·4·d'·b +
-// Hadamard R·4·d'·log2 d' + LayerNorm 7·d + mix 3·h·τ (dense: 2·d·h·τ + h·τ); code_score
-// 5·h·τ (exp counted as one); gather 2·h·d_out. At d=512, h=128, τ=8, b=64 that is 704,000
-// FLOPs against the dense FFN's 4·512·2048 = 4,194,304: 5.96x fewer (the paper: ~6x).
+// Cost per token, as each impl runs it (a multiply-add = 2 FLOPs; cost() below):
+//   projection  LayerNorm 8·d + 5 (sum d; variance 3·d; (x - mean)·(inv·γ) + β 4·d; mean,
+//               variance, +eps, sqrt, 1/ 5), then BH4 (bh4_transform.hpp: 2·R·4·d'·b block
+//               products + Hadamard add/subtracts: R·4·d'·log2(d'/b) where the optimized path
+//               folds the in-block levels into the block weights, R·4·d'·log2 d' for the
+//               reference) and the mix 4·h·τ; or dense 2·d·h·τ (+ h·τ bias adds, optimized);
+//   code_score  code_score_flops (fast_exp's 20 operations per value) or, for the reference,
+//               5·h·τ + h (exp as one);
+//   gather      2·h·d_out, or 2·h·64·ceil(d_out/64) in the tiled order (whole 64-column blocks).
+// At d=512, h=128, τ=8, b=64 (tiled, AVX-512) the optimized impl runs 701,189 FLOPs per token
+// against the dense FFN's 4·512·2048 = 4,194,304: 5.98x fewer (the paper: ~6x).
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -59,12 +68,25 @@ class LookupFfnKernel final : public Kernel {
         tile_(c.integer("tile")),
         bf16_(c.str("table_precision") == "bf16"),
         reference_impl_(c.str("impl") == "reference") {
+    // LayerNorm's affine parameters: γ = 1, β = 0 unless asked for random ones (tests).
+    gamma_.resize(s_.d);
+    beta_.resize(s_.d);
+    if (c.str("ln_affine") == "random") {
+      fill_uniform(gamma_.data(), gamma_.size(), seed, 36, 0.5f, 1.5f);
+      fill_uniform(beta_.data(), beta_.size(), seed, 37, -0.2f, 0.2f);
+    } else {
+      fill_parallel(gamma_.data(), gamma_.size(), 1.0f);
+      zero_parallel(beta_.data(), beta_.size());
+    }
     if (dense_projection_) {
       wp_.resize(s_.d * s_.ht);
       const float a = std::sqrt(3.0f / static_cast<float>(s_.d));  // z ~ unit variance
       fill_uniform(wp_.data(), wp_.size(), seed, 31, -a, a);
     } else {
-      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32);
+      std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
+      if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
+      if (c.str("block_gemm") == "openblas") block_gemm = BlockGemm::Openblas;
+      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32, block_gemm);
     }
     z_bias_.resize(s_.ht);
     fill_uniform(z_bias_.data(), z_bias_.size(), seed, 33, -0.1f, 0.1f);
@@ -111,51 +133,87 @@ class LookupFfnKernel final : public Kernel {
   }
 
   void reference(const float* X, float* Y, int64_t tokens) const override {
-    std::vector<float> u(s_.dp), proj(bh4_ ? bh4_->outputs() : 0), z(s_.ht), scores(s_.h);
-    std::vector<uint32_t> codes(s_.h);
+    ReferenceScratch r(*this);
     for (int64_t t = 0; t < tokens; ++t) {
-      const float* x = X + t * s_.d;
-      double mean = 0, var = 0;
-      for (int64_t i = 0; i < s_.d; ++i) mean += x[i];
-      mean /= s_.d;
-      for (int64_t i = 0; i < s_.d; ++i) var += (x[i] - mean) * (x[i] - mean);
-      var /= s_.d;
-      std::fill(u.begin(), u.end(), 0.0f);
-      for (int64_t i = 0; i < s_.d; ++i) u[i] = static_cast<float>((x[i] - mean) / std::sqrt(var + kLayerNormEps));
-      if (bh4_) {
-        bh4_->reference(u.data(), proj.data());
-        for (int64_t i = 0; i < s_.ht; ++i)
-          z[i] = static_cast<float>(kBh4Share * double(proj[i]) + kResidualShare * double(u[i % s_.dp]) + z_bias_[i]);
-      } else {
-        for (int64_t j = 0; j < s_.ht; ++j) {
-          double acc = z_bias_[j];
-          for (int64_t i = 0; i < s_.d; ++i) acc += double(u[i]) * wp_[i * s_.ht + j];
-          z[j] = static_cast<float>(acc);
-        }
-      }
-      code_score_reference(z.data(), s_.h, s_.tau, codes.data(), scores.data());
+      reference_z(X + t * s_.d, r);
+      code_score_reference(r.z.data(), s_.h, s_.tau, r.codes.data(), r.scores.data());
       for (int64_t o = 0; o < s_.d_out; ++o) {
         double acc = out_bias_[o];
-        for (int64_t k = 0; k < s_.h; ++k) acc += double(scores[k]) * tables_[(k * s_.rows + codes[k]) * s_.d_out + o];
+        for (int64_t k = 0; k < s_.h; ++k)
+          acc += double(r.scores[k]) * tables_[(k * s_.rows + r.codes[k]) * s_.d_out + o];
         Y[t * s_.d_out + o] = static_cast<float>(acc);
       }
     }
   }
 
+  // Per row: the reference's smallest |z_kj| (the code bits' distance from their threshold 0)
+  // relative to the rms of the row's h·τ values of z.
+  std::vector<double> decision_margins(const float* X, int64_t rows) const override {
+    ReferenceScratch r(*this);
+    std::vector<double> margins(rows);
+    for (int64_t t = 0; t < rows; ++t) {
+      reference_z(X + t * s_.d, r);
+      double smallest = INFINITY, sum_sq = 0;
+      for (float v : r.z) {
+        smallest = std::min(smallest, std::abs(double(v)));
+        sum_sq += double(v) * v;
+      }
+      const double rms = std::sqrt(sum_sq / s_.ht);
+      margins[t] = rms > 0 ? smallest / rms : 0.0;
+    }
+    return margins;
+  }
+
+  // How far the optimized z may lie from the reference's, in units of the row's rms of z (a
+  // code bit flips only where |z| is within that distance of 0). The chains of float roundings
+  // (u = 2^-24) behind one z value: LayerNorm's sums over d; BH4's 4 rounds of a b-term block
+  // product (folded weights rounded once more) and log2 d' Hadamard levels, or the dense
+  // projection's d-term dot product; a few roundings of the mix and bias. For sums of
+  // random-sign terms the rounding error is a random walk: about √n·u for a chain of n, at the
+  // scale of the vector (its rms). ε is eight such standard deviations:
+  //   ε = 8·u·√(d + 4·(b + log2 d') + 4)   (BH4),   8·u·√(2·d + 4)   (dense).
+  // At the paper's size (d = 512, b = 64) ε = 227·u = 1.35e-5. Measured there: BH4's
+  // |optimized - reference| / rms is 4.5·u on average and at most 36·u over 2M outputs (both
+  // block GEMMs; 24·u at b = 4); over 12,000 rows at d = 128, h = 256, τ = 8, b = 16 the two
+  // rows that flipped had margins of 6·u and 0.5·u against ε = 120·u, while only ~1% of rows
+  // have a margin below ε.
+  double decision_epsilon() const override {
+    const double u = 0x1.0p-24;
+    const double projection =
+        bh4_ ? 4.0 * (bh4_->block() + std::log2(static_cast<double>(s_.dp))) : static_cast<double>(s_.d);
+    return 8.0 * u * std::sqrt(static_cast<double>(s_.d) + projection + 4.0);
+  }
+
   Cost cost(int64_t tokens) const override {
     const double n = static_cast<double>(tokens);
-    const double projection =
-        bh4_ ? bh4_->block_flops_per_token() + bh4_->hadamard_flops_per_token() + 7.0 * s_.d + 3.0 * s_.ht
-             : 2.0 * s_.d * s_.ht + s_.ht + 7.0 * s_.d;
-    const double code_score = 5.0 * s_.ht, gather = 2.0 * s_.h * s_.d_out;
+    const bool opt = !reference_impl_;
+    const double layer_norm = 8.0 * s_.d + 5.0;
+    double projection = layer_norm;
+    if (bh4_) {
+      projection += bh4_->block_flops_per_token() +
+                    (opt ? bh4_->hadamard_flops_per_token() : bh4_->reference_hadamard_flops_per_token()) +
+                    4.0 * s_.ht;
+    } else {
+      projection += 2.0 * s_.d * s_.ht + (opt ? s_.ht : 0.0);
+    }
+    const double code_score = opt ? code_score_flops(s_.h, s_.tau) : code_score_reference_flops(s_.h, s_.tau);
+    const bool tiled = opt && order_ == GatherOrder::Tiled;
+    const double gathered_cols = tiled ? static_cast<double>(column_blocks(s_.d_out) * kGatherCols) : s_.d_out;
+    const double gather = 2.0 * s_.h * gathered_cols;
     Cost c;
     c.stage_flops = {n * projection, n * code_score, n * gather};
     c.flops = n * (projection + code_score + gather);
-    const double row_bytes = s_.d_out * (bf16_ ? 2.0 : 4.0);
-    // Distinct table rows touched: at most every row of every table, at most N per table.
-    c.weight_bytes = std::min<double>(n, s_.rows) * s_.h * row_bytes + (bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size());
-    c.activation_bytes = n * 4.0 * (s_.d + s_.d_out + 2.0 * s_.ht + 2.0 * s_.h);  // x, y; z and codes/scores written + read
-    c.working_set_bytes = s_.table_bytes(bf16_);
+    // Weights: distinct table rows touched (at most every row, at most N per table) in the form
+    // the gather reads, the projection's weights, both biases and LayerNorm's γ and β.
+    const double row_bytes = gathered_cols * (opt && bf16_ ? 2.0 : 4.0);
+    c.weight_bytes = std::min<double>(n, s_.rows) * s_.h * row_bytes + (bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size()) +
+                     4.0 * (s_.ht + s_.d_out + 2.0 * s_.d);
+    // Activations that go to memory: x read and y written. z does not (each 64-token tile is
+    // projected and coded while it is in L2); the optimized impl writes codes and scores
+    // (4 + 4 bytes per table) in its first pass over the batch and the gather reads them back
+    // in a second. The reference keeps one token's codes at a time.
+    c.activation_bytes = n * 4.0 * (s_.d + s_.d_out) + (opt ? n * 2.0 * 8.0 * s_.h : 0.0);
+    c.working_set_bytes = s_.table_bytes(opt && bf16_);
     return c;
   }
 
@@ -163,15 +221,25 @@ class LookupFfnKernel final : public Kernel {
   // significant bits (relative 2^-9); over h terms of random sign the output error stays
   // within ~1% of its rms.
   double tolerance() const override { return bf16_ ? 2e-2 : 1e-4; }
-  // A z within float rounding of 0 flips one code bit (another table row): 1 row in 16.
 
   std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
 
+  // Everything a call reads besides X: the tables in the form the path reads (the reference:
+  // fp32 rows; the gather: bf16 and/or column-blocked where it keeps such a copy), the
+  // projection's weights (BH4's folded blocks where apply_tile folds), both biases, γ and β,
+  // and the optimized path's scratch (codes, scores, per-thread projection tiles).
   std::vector<MemoryRegion> memory_regions() const override {
-    std::vector<MemoryRegion> r = {{tables_.data(), tables_.size() * 4}};
-    if (bf16_) r = {{tables_bf16_.data(), tables_bf16_.size() * 2}};
-    else if (!tables_blocked_.empty()) r = {{tables_blocked_.data(), tables_blocked_.size() * 4}};
-    if (!wp_.empty()) r.push_back({wp_.data(), wp_.size() * 4});
+    auto region = [](const auto& v) { return MemoryRegion{v.data(), v.size() * sizeof(v[0])}; };
+    std::vector<MemoryRegion> r;
+    if (reference_impl_) r.push_back(region(tables_));
+    else if (bf16_) r.push_back(region(tables_bf16_));
+    else r.push_back(tables_blocked_.empty() ? region(tables_) : region(tables_blocked_));
+    if (bh4_) r.push_back(bh4_->weights_region(!reference_impl_));
+    else r.push_back(region(wp_));
+    for (const AlignedVector<float>* v : {&z_bias_, &out_bias_, &gamma_, &beta_}) r.push_back(region(*v));
+    if (!reference_impl_)
+      for (const MemoryRegion& m : {region(codes_), region(scores_), region(tile_scratch_)})
+        if (m.bytes > 0) r.push_back(m);
     return r;
   }
 
@@ -184,6 +252,7 @@ class LookupFfnKernel final : public Kernel {
     if (bh4_) {
       e["fwht_path"] = to_string(bh4_->fwht_path());
       e["block_gemm"] = to_string(bh4_->block_gemm());
+      e["hadamard_fold"] = bh4_->folds_block_hadamard() ? "yes" : "no";
     }
     return e;
   }
@@ -192,6 +261,38 @@ class LookupFfnKernel final : public Kernel {
   const void* gather_tables() const {
     if (bf16_) return tables_bf16_.data();
     return tables_blocked_.empty() ? tables_.data() : tables_blocked_.data();
+  }
+
+  // The reference's per-token buffers (std::vector: allocated per call, written before read).
+  struct ReferenceScratch {
+    explicit ReferenceScratch(const LookupFfnKernel& k)
+        : u(k.s_.dp), proj(k.bh4_ ? k.bh4_->outputs() : 0), z(k.s_.ht), scores(k.s_.h), codes(k.s_.h) {}
+    std::vector<float> u, proj, z, scores;
+    std::vector<uint32_t> codes;
+  };
+
+  // The reference's z for one token x[d] into r.z (u and proj along the way), in double where it
+  // sums, rounded to float where the math stores a vector.
+  void reference_z(const float* x, ReferenceScratch& r) const {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < s_.d; ++i) mean += x[i];
+    mean /= s_.d;
+    for (int64_t i = 0; i < s_.d; ++i) var += (x[i] - mean) * (x[i] - mean);
+    var /= s_.d;
+    const double inv = 1.0 / std::sqrt(var + kLayerNormEps);
+    std::fill(r.u.begin(), r.u.end(), 0.0f);  // the padding d..d' stays zero (after γ, β)
+    for (int64_t i = 0; i < s_.d; ++i) r.u[i] = static_cast<float>((x[i] - mean) * inv * gamma_[i] + beta_[i]);
+    if (bh4_) {
+      bh4_->reference(r.u.data(), r.proj.data());
+      for (int64_t i = 0; i < s_.ht; ++i)
+        r.z[i] = static_cast<float>(kBh4Share * double(r.proj[i]) + kResidualShare * double(r.u[i % s_.dp]) + z_bias_[i]);
+    } else {
+      for (int64_t j = 0; j < s_.ht; ++j) {
+        double acc = z_bias_[j];
+        for (int64_t i = 0; i < s_.d; ++i) acc += double(r.u[i]) * wp_[i * s_.ht + j];
+        r.z[j] = static_cast<float>(acc);
+      }
+    }
   }
 
   // Per thread: the LayerNorm tile, BH4's work tile, its output tile and the z tile.
@@ -261,8 +362,10 @@ class LookupFfnKernel final : public Kernel {
 #pragma omp simd reduction(+ : sq)
     for (int64_t i = 0; i < s_.d; ++i) sq += (x[i] - mean) * (x[i] - mean);
     const float inv = 1.0f / std::sqrt(sq / static_cast<float>(s_.d) + kLayerNormEps);
+    const float* gamma = gamma_.data();
+    const float* beta = beta_.data();
 #pragma omp simd
-    for (int64_t i = 0; i < s_.d; ++i) u[i] = (x[i] - mean) * inv;
+    for (int64_t i = 0; i < s_.d; ++i) u[i] = (x[i] - mean) * (inv * gamma[i]) + beta[i];
     std::fill(u + s_.d, u + s_.dp, 0.0f);
   }
 
@@ -282,7 +385,7 @@ class LookupFfnKernel final : public Kernel {
   int64_t tile_;
   bool bf16_, reference_impl_;
   std::optional<Bh4Transform> bh4_;
-  AlignedVector<float> wp_, z_bias_, tables_, tables_blocked_, out_bias_, scores_, tile_scratch_;
+  AlignedVector<float> wp_, z_bias_, tables_, tables_blocked_, out_bias_, gamma_, beta_, scores_, tile_scratch_;
   AlignedVector<uint16_t> tables_bf16_;
   AlignedVector<uint32_t> codes_;
   double last_gather_s_ = 0;
@@ -302,16 +405,24 @@ class LookupFfnVariant final : public Variant {
             ParamSpec::integer("tau", 8, 1, 16, "bits per table: each table has 2^tau rows"),
             ParamSpec::integer("b", 64, 1, 65536, "BH4 block size (power of two dividing d')").pow2(),
             ParamSpec::choice("projection", "bh4", {"bh4", "dense"}, "how z is computed from LayerNorm(x)"),
+            ParamSpec::choice("block_gemm", "auto", {"auto", "microkernel", "openblas"},
+                              "BH4's block products: AVX-512 micro-kernel, OpenBLAS per block, or auto (the faster, timed when built)"),
             ParamSpec::choice("order", "tiled", {"table_major", "token_major", "tiled"},
                               "gather order: the paper's table_major, token_major, or tiled"),
             ParamSpec::integer("tile", 16384, 1, 1 << 20, "most tokens per tile (order=tiled; smaller so each thread gets several)"),
             ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16"}, "storage of the tables"),
+            ParamSpec::choice("ln_affine", "identity", {"identity", "random"},
+                              "LayerNorm's γ and β: identity (γ = 1, β = 0) or random (γ in [0.5, 1.5), β in [-0.2, 0.2); tests)"),
             ParamSpec::choice("impl", "optimized", {"optimized", "reference"}, "optimized kernels or the scalar reference")};
   }
   void validate(const Config& c) const override {
     const Shape s = Shape::of(c);
     if (c.str("projection") == "bh4" && c.integer("b") > s.dp)
       throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", s.dp, s.d));
+    if (c.str("projection") == "bh4" && c.str("block_gemm") == "microkernel" && !microkernel_supports(c.integer("b")))
+      throw ConfigError("block_gemm", "microkernel",
+                        fmt::format("needs AVX-512 and b a multiple of 16 (this CPU {} AVX-512; b = {}); use auto or openblas",
+                                    __builtin_cpu_supports("avx512f") ? "has" : "has no", c.str("b")));
     const bool bf16 = c.str("table_precision") == "bf16";
     // fp32 row-layout tables are always kept (the reference); the gather may add a bf16 and/or
     // column-blocked copy.
