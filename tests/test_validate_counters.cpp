@@ -97,6 +97,12 @@ TEST(ValidateCounters, CommandOnThisMachine) {
   EXPECT_NE(r.output.find("cachesim: not run"), std::string::npos) << r.output;
 }
 
+TEST(ValidateCounters, CachesimChildRunsOutsideValgrindToo) {
+  // The streaming read valgrind runs; outside valgrind the client requests are no-ops.
+  const auto r = ffnbench::testing::run_cli("validate-counters --cachesim-child 1024");
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
 TEST(ValidateCounters, BadOptionsExitTwo) {
   EXPECT_EQ(ffnbench::testing::run_cli("validate-counters --buffer-cap 12").status, 2);
   EXPECT_EQ(ffnbench::testing::run_cli("validate-counters --gemm 3").status, 2);
