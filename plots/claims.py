@@ -4,7 +4,25 @@ Each claim names the points it needs (variant, parameters) and the baseline it i
 against. evaluate() gives one row per claim, machine and thread class (1 thread, all cores) at
 the claim's token count (or the largest measured), the best impl of the variant against the best
 impl of the baseline at equal tokens, threads, d and precision; a claim whose points are not in
-the data gets one row saying "not measured in this run"."""
+the data gets one row saying "not measured in this run".
+
+Every measured speedup comes with a 95% confidence interval from the two points' repetitions
+paired in time (DESIGN.md section 8): reps.csv's `round` is the round of the interleaved sweep in
+which every point of a group ran once, so the variant's and the baseline's repetitions of one
+round saw the same machine. Per round, ratio = baseline time / variant time; the estimate is the
+median ratio and its interval the distribution-free order-statistics CI (ranks from the binomial
+distribution, at least 95% coverage; none for fewer than 6 rounds). Runs older than `round` are
+paired by `repetition`, and the row says "not paired in time". The p-value is a two-sided
+Mann-Whitney U test of H0 "the speedup is the claimed factor" (baseline times against claimed ×
+variant times; exact for small samples without ties, else the normal approximation with tie
+and continuity corrections); p_vs_1 tests H0 "no speedup".
+
+Verdicts: `holds` when the CI's lower end is at or above the claimed factor (for "≥" claims, the
+bound), `fails` when its upper end is below it, `inconclusive` otherwise, or when there is no CI.
+FLOP claims compare cost models (exact numbers, no CI): `holds` at ≥ 95% of an approximate claim
+(≥ 100% of a "≥" claim), else `fails`."""
+import math
+import statistics
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -48,7 +66,131 @@ CLAIMS = [
 ]
 
 COLUMNS = ["claim_id", "claim", "measure", "claimed", "claimed_text", "source", "machine_id", "machine", "thread_class",
-           "threads", "tokens", "precision", "measured", "verdict", "variant_point", "baseline_point", "note"]
+           "threads", "tokens", "precision", "measured", "ci_low", "ci_high", "ci_coverage", "p_value", "p_vs_1",
+           "n_rounds", "pairing", "inputs", "verdict", "variant_point", "baseline_point", "note"]
+
+LEVEL = 0.95
+PAIRED = "paired in time"
+NOT_PAIRED = "not paired in time"
+
+
+# ---- statistics (pure python: no scipy) ----
+
+def order_statistic_ci(values, level=LEVEL):
+    """(low, high, coverage) of the median of `values`: the order statistics x_(l) and x_(n+1-l)
+    (1-based) with l the largest rank for which P(B <= l-1) <= (1-level)/2, B ~ Binomial(n, 1/2);
+    coverage = 1 - 2 P(B <= l-1) >= level. (None, None, None) when n is too small for any such
+    rank (n < 6 at 95%)."""
+    x = sorted(values)
+    n = len(x)
+    alpha = (1 - level) / 2
+    cdf, below, rank = 0.0, None, 0  # below = P(B <= rank-1) for the rank kept
+    for k in range(n + 1):
+        cdf += math.comb(n, k) / 2 ** n  # P(B <= k)
+        if cdf <= alpha + 1e-12 and k + 1 <= (n + 1) // 2:
+            rank, below = k + 1, cdf
+        else:
+            break
+    if rank == 0:
+        return None, None, None
+    return x[rank - 1], x[n - rank], 1 - 2 * below
+
+
+def _normal_sf(z):
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def _exact_u_counts(n1, n2):
+    """counts[u] = number of arrangements of n1 x's and n2 y's with U_x = u (no ties)."""
+    # f[i][j] is the count polynomial for i x's and j y's; built by the last element's origin.
+    prev = [[1] for _ in range(n2 + 1)]  # i = 0: only u = 0
+    for i in range(1, n1 + 1):
+        cur = [[1]]  # j = 0: only u = 0
+        for j in range(1, n2 + 1):
+            # last element is an x (greater than all j y's: adds j) or a y (adds nothing)
+            a, b = prev[j], cur[j - 1]
+            size = max(len(a) + j, len(b))
+            poly = [0] * size
+            for u, c in enumerate(a):
+                poly[u + j] += c
+            for u, c in enumerate(b):
+                poly[u] += c
+            cur.append(poly)
+        prev = cur
+    return prev[n2]
+
+
+def mann_whitney_u(x, y):
+    """(U of x, two-sided p) for H0: x and y come from the same distribution. Exact when there
+    are no ties and n1 + n2 <= 40; else the normal approximation with tie correction and a
+    continuity correction of 1/2."""
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        return None, None
+    u = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in x for b in y)
+    pooled = list(x) + list(y)
+    ties = {}
+    for v in pooled:
+        ties[v] = ties.get(v, 0) + 1
+    has_ties = any(t > 1 for t in ties.values())
+    if not has_ties and n1 + n2 <= 40:
+        counts = _exact_u_counts(n1, n2)
+        total = math.comb(n1 + n2, n1)
+        k = int(round(u))
+        low = sum(counts[: k + 1]) / total
+        high = sum(counts[k:]) / total
+        return u, min(1.0, 2 * min(low, high))
+    n = n1 + n2
+    mean = n1 * n2 / 2
+    tie_term = sum(t ** 3 - t for t in ties.values()) / (n * (n - 1))
+    var = n1 * n2 / 12 * ((n + 1) - tie_term)
+    if var <= 0:
+        return u, 1.0
+    z = max(0.0, abs(u - mean) - 0.5) / math.sqrt(var)
+    return u, min(1.0, 2 * _normal_sf(z))
+
+
+def verdict_of(ci_low, ci_high, bound):
+    """holds / fails / inconclusive of an interval against the claimed factor or bound."""
+    if ci_low is None or ci_high is None:
+        return "inconclusive"
+    if ci_low >= bound:
+        return "holds"
+    if ci_high < bound:
+        return "fails"
+    return "inconclusive"
+
+
+def _point_reps(reps, run_id, point_id):
+    if reps is None or reps.empty or point_id is None:
+        return reps.iloc[0:0] if reps is not None else None
+    mask = reps["point_id"].astype(str) == str(point_id)
+    if run_id is not None and "run_id" in reps.columns:
+        mask &= reps["run_id"].astype(str) == str(run_id)
+    return reps[mask]
+
+
+def paired_ratios(reps, variant, baseline):
+    """(ratios, base_times, variant_times, pairing) for two points given as (run_id, point_id):
+    per round baseline time / variant time when both have `round` and come from one run, else
+    per repetition, with pairing saying "not paired in time" and why."""
+    v, b = _point_reps(reps, *variant), _point_reps(reps, *baseline)
+    if v is None or b is None or v.empty or b.empty:
+        return [], [], [], "no repetitions in reps.csv"
+    v_times = [float(t) for t in v["time_s"]]
+    b_times = [float(t) for t in b["time_s"]]
+    rounds = ("round" in reps.columns and v["round"].notna().all() and b["round"].notna().all())
+    same_run = variant[0] == baseline[0]
+    if rounds and same_run:
+        key, pairing = "round", PAIRED
+    else:
+        key = "repetition"
+        pairing = NOT_PAIRED + (" (different runs)" if not same_run else " (no round column: an older run)")
+    vm = v.groupby(v[key].astype(float))["time_s"].median()
+    bm = b.groupby(b[key].astype(float))["time_s"].median()
+    common = sorted(set(vm.index) & set(bm.index))
+    ratios = [float(bm[k]) / float(vm[k]) for k in common if float(vm[k]) > 0]
+    return ratios, b_times, v_times, pairing
 
 
 def _select(points, conditions, optional):
@@ -85,8 +227,9 @@ def _pairs(claim, points):
     base = points[(points["variant"] == claim.variant) & (points["impl"] == impl)]
     params = [c for c in points.columns if c.startswith("p_") and c != "p_impl"]
     keys = ds.KEYS + params
-    base = base[keys + ["time_median_s", "flops_model"]].rename(
-        columns={"time_median_s": "base_time_s", "flops_model": "base_flops"})
+    identity = [c for c in ds.BASE_IDENTITY if c in base.columns]
+    base = base[keys + ["time_median_s", "flops_model"] + identity].rename(
+        columns={"time_median_s": "base_time_s", "flops_model": "base_flops", **ds.BASE_IDENTITY})
     # Parameters that are empty for this variant must still join: compare them as text.
     left, right = chosen.copy(), base.copy()
     for c in params:
@@ -106,17 +249,42 @@ def _describe(claim):
     return ", ".join(parts) if parts else "any configuration"
 
 
-def _verdict(claim, measured):
-    if claim.at_least:
-        return "holds" if measured >= claim.claimed else "falls short"
-    if measured >= 0.95 * claim.claimed:
-        return "reproduced"
-    return f"{100 * measured / claim.claimed:.0f}% of the claim"
+def _flop_verdict(claim, measured):
+    return "holds" if measured >= (1.0 if claim.at_least else 0.95) * claim.claimed else "fails"
 
 
-def evaluate(points, machines):
+def _inputs_text(best):
+    mine = ds.inputs_mode(best.get("inputs"))
+    base = ds.inputs_mode(best.get("base_inputs"))
+    return mine if mine == base else f"variant {mine}, baseline {base}"
+
+
+def _get(row, column):
+    value = row.get(column) if hasattr(row, "get") else None
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _speedup_stats(claim, best, reps):
+    """measured, ci_low, ci_high, coverage, p, p_vs_1, n_rounds, pairing, note for one pair."""
+    ratios, b_times, v_times, pairing = paired_ratios(
+        reps, (_get(best, "run_id"), _get(best, "point_id")), (_get(best, "base_run_id"), _get(best, "base_point_id")))
+    out = {"measured": float(best["speedup"]), "ci_low": None, "ci_high": None, "ci_coverage": None,
+           "p_value": None, "p_vs_1": None, "n_rounds": len(ratios), "pairing": pairing}
+    if not ratios:
+        return out, f"{pairing}: no CI"
+    out["measured"] = statistics.median(ratios)
+    low, high, coverage = order_statistic_ci(ratios)
+    out.update(ci_low=low, ci_high=high, ci_coverage=coverage)
+    _, out["p_value"] = mann_whitney_u(b_times, [claim.claimed * t for t in v_times])
+    _, out["p_vs_1"] = mann_whitney_u(b_times, v_times)
+    if low is None:
+        return out, "no 95% CI from fewer than 6 rounds"
+    return out, ""
+
+
+def evaluate(points, machines, reps=None):
     """DataFrame with COLUMNS, one row per (claim, machine, thread class) measured, and one row
-    per claim not measured."""
+    per claim not measured. `reps`: reps.csv (ffndataset.load_reps) for the CIs; None: none."""
     rows = []
     for claim in CLAIMS:
         pairs, why = _pairs(claim, points)
@@ -137,19 +305,45 @@ def evaluate(points, machines):
             tokens = claim.tokens if claim.tokens in set(group["tokens"]) else group["tokens"].max()
             at = group[group["tokens"] == tokens]
             best = at.loc[at[value].idxmax()]
-            note = "" if tokens == claim.tokens or claim.tokens is None else \
-                f"the claim's {claim.tokens} tokens not measured: the largest measured used"
-            rows.append({**base, "machine_id": mid, "machine": ds.short_name(machines.get(mid, {"machine_id": mid})),
+            notes = [] if tokens == claim.tokens or claim.tokens is None else \
+                [f"the claim's {claim.tokens} tokens not measured: the largest measured used"]
+            if claim.measure == "flops":
+                stats = {"measured": float(best[value]), "pairing": "cost model (exact, no CI)"}
+                verdict = _flop_verdict(claim, stats["measured"])
+            else:
+                stats, why_no_ci = _speedup_stats(claim, best, reps)
+                verdict = verdict_of(stats["ci_low"], stats["ci_high"], claim.claimed)
+                if why_no_ci:
+                    notes.append(why_no_ci)
+            rows.append({**base, **stats, "machine_id": mid,
+                         "machine": ds.short_name(machines.get(mid, {"machine_id": mid})),
                          "thread_class": tclass, "threads": int(best["threads"]), "tokens": int(tokens),
-                         "precision": best["precision"], "measured": float(best[value]),
-                         "verdict": _verdict(claim, float(best[value])),
+                         "precision": best["precision"], "inputs": _inputs_text(best), "verdict": verdict,
                          "variant_point": ds.series_labels(group).loc[best.name],
-                         "baseline_point": best["base_label"], "note": note})
+                         "baseline_point": best["base_label"], "note": "; ".join(notes)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _num(v):
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def ci_text(row):
+    """'95% CI 2.41–2.60' or '' where there is none."""
+    if not (_num(row.get("ci_low")) and _num(row.get("ci_high"))):
+        return ""
+    return f"95% CI {row['ci_low']:.2f}–{row['ci_high']:.2f}"
+
+
+def p_text(p):
+    if not _num(p):
+        return ""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def sentence(row):
-    """'LookupFFN vs gemm_ffn: 2.51× claimed, 1.84× measured on <machine> at 2 threads, 32768 tokens'."""
+    """'LookupFFN vs gemm_ffn: 2.51× claimed, 1.84× measured on <machine> at 2 threads, 32768 tokens
+    (..., fp32; 95% CI 1.80–1.88, 12 rounds paired in time, inputs fresh): fails'."""
     if pd.isna(row.get("measured")):
         return f"{row['claim']}: {row['claimed_text']} claimed, not measured in this run ({row['note']})"
     threads = int(row["threads"])
@@ -158,6 +352,38 @@ def sentence(row):
         return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× fewer in the cost models "
                 f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}{note}): "
                 f"{row['verdict']}")
+    n = int(row["n_rounds"]) if _num(row.get("n_rounds")) else 0
+    facts = [ci_text(row)] if ci_text(row) else []
+    if n:
+        facts.append(f"{n} round{'s' if n != 1 else ''} {row['pairing']}")
+    facts.append(f"inputs {row['inputs']}")
     return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× measured on {row['machine']} "
             f"at {threads} thread{'s' if threads > 1 else ''}, {int(row['tokens'])} tokens "
-            f"({row['variant_point']} vs {row['baseline_point']}, {row['precision']}{note}): {row['verdict']}")
+            f"({row['variant_point']} vs {row['baseline_point']}, {row['precision']}; {', '.join(facts)}{note}): "
+            f"{row['verdict']}")
+
+
+TABLE_HEADER = ["claim", "claimed", "measured", "95% CI", "p (vs claim)", "rounds", "machine", "threads", "tokens",
+                "inputs", "compared", "verdict"]
+
+
+def markdown_table(rows):
+    """The claims table of claims.md: one line per row of evaluate()."""
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    for _, r in rows.iterrows():
+        if pd.isna(r["measured"]):
+            cells = [r["claim"], r["claimed_text"], "not measured in this run", "", "", "", "", "", "", "",
+                     r["note"], ""]
+        else:
+            note = f" ({r['note']})" if isinstance(r["note"], str) and r["note"] else ""
+            fewer = " fewer (model)" if r["measure"] == "flops" else ""
+            n = int(r["n_rounds"]) if _num(r.get("n_rounds")) else None
+            rounds = "" if r["measure"] == "flops" else (f"{n}" + ("" if r["pairing"] == PAIRED else
+                                                                   f" ({r['pairing']})") if n else r["pairing"])
+            ci = f"{r['ci_low']:.2f}–{r['ci_high']:.2f}" if ci_text(r) else ("—" if r["measure"] != "flops" else "")
+            cells = [r["claim"], r["claimed_text"], f"{r['measured']:.2f}×{fewer}", ci, p_text(r.get("p_value")),
+                     rounds, r["machine"], int(r["threads"]), int(r["tokens"]),
+                     r["inputs"] if r["measure"] != "flops" else "",
+                     f"{r['variant_point']} vs {r['baseline_point']}, {r['precision']}{note}", r["verdict"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return lines

@@ -197,16 +197,7 @@ def claims_outputs(claim_rows, folder):
     os.makedirs(out, exist_ok=True)
     claim_rows.to_csv(os.path.join(out, "claims.csv"), index=False)
     lines = [f"- {claims.sentence(r)}" for _, r in claim_rows.iterrows()]
-    lines += ["", "| claim | claimed | measured | machine | threads | tokens | compared | verdict |",
-              "|---|---|---|---|---|---|---|---|"]
-    for _, r in claim_rows.iterrows():
-        if pd.isna(r["measured"]):
-            lines.append(f"| {r['claim']} | {r['claimed_text']} | not measured in this run | | | | {r['note']} | |")
-            continue
-        note = f" ({r['note']})" if isinstance(r["note"], str) and r["note"] else ""
-        lines.append(f"| {r['claim']} | {r['claimed_text']} | {r['measured']:.2f}× | {r['machine']} | {int(r['threads'])} | "
-                     f"{int(r['tokens'])} | {r['variant_point']} vs {r['baseline_point']}, {r['precision']}{note} | "
-                     f"{r['verdict']} |")
+    lines += [""] + claims.markdown_table(claim_rows)
     with open(os.path.join(out, "claims.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print(os.path.join(out, "claims.md"))
@@ -215,7 +206,7 @@ def claims_outputs(claim_rows, folder):
 def main():
     folder = ffnplot.run_folder_from_argv()
     points, machines, ceilings = ds.load_dataset(folder)
-    claim_rows = claims.evaluate(points, machines)
+    claim_rows = claims.evaluate(points, machines, ds.load_reps(folder))
     if not points.empty:
         speedup_by_machine(points, machines, folder)
         ceiling_fractions(points, machines, ceilings, folder)

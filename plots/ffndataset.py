@@ -89,11 +89,17 @@ KEYS = ["machine_id", "tokens", "threads", "d_in", "d_out", "precision"]
 NOT_A_LAYER = {"bh4"}
 
 
+# Columns of the baseline point carried next to a variant point (which repetitions to pair, how
+# its inputs were fed), renamed base_<column>.
+BASE_IDENTITY = {"run_id": "base_run_id", "point_id": "base_point_id", "inputs": "base_inputs"}
+
+
 def dense_baseline(points, d_ff=None):
     """The dense baseline per (machine, tokens, threads, d_in, d_out, precision): the fastest gemm_ffn
     impl at d_ff = `d_ff`, or, when not given, at d_ff = 4·d where that was measured (the usual
     transformer FFN: 512→2048, 768→3072) and else at the largest d_ff measured for that d.
-    Columns: the keys, base_time_s, base_flops, base_impl, base_d_ff."""
+    Columns: the keys, base_time_s, base_flops, base_impl, base_d_ff, and base_run_id,
+    base_point_id, base_inputs where points has run_id, point_id, inputs."""
     gemm = points[points["variant"] == BASELINE].copy()
     if gemm.empty:
         return pd.DataFrame(columns=KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"])
@@ -108,10 +114,12 @@ def dense_baseline(points, d_ff=None):
         keep = gemm.apply(lambda r: r["d_ff"] == chosen[(r["machine_id"], r["d_in"])]
                           or (math.isnan(chosen[(r["machine_id"], r["d_in"])])), axis=1)
         gemm = gemm[keep]
-    best = gemm.sort_values("time_median_s").groupby(KEYS, as_index=False).first()
-    return best.rename(columns={"time_median_s": "base_time_s", "flops_model": "base_flops",
-                                "impl": "base_impl", "d_ff": "base_d_ff"})[
-        KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"]]
+    # The fastest row per key, whole (groupby().first() would mix rows where a column is empty).
+    best = gemm.sort_values("time_median_s", kind="stable").drop_duplicates(KEYS, keep="first")
+    best = best.rename(columns={"time_median_s": "base_time_s", "flops_model": "base_flops",
+                                "impl": "base_impl", "d_ff": "base_d_ff", **BASE_IDENTITY})
+    return best[KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"] +
+                [c for c in BASE_IDENTITY.values() if c in best.columns]]
 
 
 def speedups(points, d_ff=None):
@@ -123,6 +131,26 @@ def speedups(points, d_ff=None):
     out["speedup"] = out["base_time_s"] / out["time_median_s"]
     out["flop_ratio"] = out["base_flops"] / out["flops_model"]
     return out
+
+
+def load_reps(folder):
+    """reps.csv of a run or merged folder (every repetition: run_id, point_id, repetition, time_s,
+    and in newer runs round and position), or an empty frame where there is none."""
+    path = os.path.join(folder, "reps.csv")
+    if not os.path.exists(path):
+        return pd.DataFrame(columns=["run_id", "point_id", "repetition", "time_s"])
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+INPUTS_BEFORE_FRESH = "repeat (before fresh inputs)"
+
+
+def inputs_mode(value):
+    """How a point's inputs were fed: points.csv's `inputs` (fresh | repeat); runs older than the
+    column always repeated one batch."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+        return INPUTS_BEFORE_FRESH
+    return str(value)
 
 
 def thread_class(df):

@@ -1,0 +1,210 @@
+"""plots/claims.py on a small fabricated dataset whose answers were worked out by hand: paired
+ratios, order-statistics CIs, Mann-Whitney p-values and verdicts. Run by tests/test_claims.cpp
+(/usr/bin/python3 tests/test_claims.py), or alone."""
+import math
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plots"))
+
+import pandas as pd  # noqa: E402
+
+import claims  # noqa: E402
+import ffndataset as ds  # noqa: E402
+
+TOKENS = 32768
+
+
+def point(machine, run, pid, variant, time_s, inputs, d_ff=None):
+    return {"run_id": run, "point_id": pid, "machine_id": machine, "block": variant, "variant": variant,
+            "impl": "table_major" if variant == "lookup_ffn" else "openblas", "precision": "fp32", "d_in": 512,
+            "d_out": 512, "tokens": TOKENS, "threads": 1, "time_median_s": time_s,
+            "flops_model": 4.0 * TOKENS * 512 * 2048 / (6.06 if variant == "lookup_ffn" else 1),
+            "p_d_ff": d_ff, "inputs": inputs, "status": "ok"}
+
+
+def rounds_of(run, pid, times, with_round=True, reverse_repetitions=False):
+    """One repetition per round; repetition numbers reversed against rounds when asked (so that
+    pairing by repetition would pair different rounds)."""
+    n = len(times)
+    rows = []
+    for r, t in enumerate(times):
+        row = {"run_id": run, "point_id": pid, "repetition": n - 1 - r if reverse_repetitions else r,
+               "iterations": 10, "time_s": t, "overhead_s": 0}
+        if with_round:
+            row["round"], row["position"] = r, 0 if pid.startswith("g") else 1
+        rows.append(row)
+    return rows
+
+
+# Per-round ratios (baseline / variant), by round; sorted they are the hand-worked lists below.
+HOLD = [2.70, 2.52, 2.80, 2.60, 2.50, 2.66, 2.58, 2.90, 2.62, 2.75]     # sorted x2 = 2.52, x9 = 2.80
+INCONCLUSIVE = [2.60, 2.40, 2.75, 2.50, 2.62, 2.45, 2.80, 2.55, 2.70, 2.65]  # x2 = 2.45, x9 = 2.75
+FAIL = [2.30, 2.10, 2.20, 2.45, 2.00, 2.25, 2.35, 2.40, 2.15, 2.60]     # x9 = 2.45 < 2.51
+
+
+def machine_data(machine, ratios, with_round=True, variant_inputs="fresh", base_inputs="fresh"):
+    run = f"run-{machine}"
+    base_times = [1.0 + 0.01 * r for r in range(len(ratios))]
+    var_times = [b / q for b, q in zip(base_times, ratios)]
+    points = [point(machine, run, f"g-{machine}", "gemm_ffn", 1.0, base_inputs, d_ff=2048),
+              point(machine, run, f"l-{machine}", "lookup_ffn", 0.4, variant_inputs)]
+    reps = rounds_of(run, f"g-{machine}", base_times, with_round) + \
+        rounds_of(run, f"l-{machine}", var_times, with_round, reverse_repetitions=with_round)
+    return points, reps
+
+
+def dataset():
+    points, reps = [], []
+    for machine, ratios, kw in [("m-hold", HOLD, {}),
+                                ("m-incon", INCONCLUSIVE, {"base_inputs": None}),
+                                ("m-fail", FAIL, {})]:
+        p, r = machine_data(machine, ratios, **kw)
+        points += p
+        reps += r
+    return pd.DataFrame(points), pd.DataFrame(reps)
+
+
+def row_of(rows, claim_id, machine):
+    hit = rows[(rows["claim_id"] == claim_id) & (rows["machine_id"] == machine)]
+    assert len(hit) == 1, hit
+    return hit.iloc[0]
+
+
+class Statistics(unittest.TestCase):
+    def test_order_statistic_ranks(self):
+        self.assertEqual(claims.order_statistic_ci([1, 2, 3, 4, 5]), (None, None, None))  # n = 5: none at 95%
+        low, high, cov = claims.order_statistic_ci([6, 5, 4, 3, 2, 1])
+        self.assertEqual((low, high), (1, 6))
+        self.assertAlmostEqual(cov, 1 - 2 / 64)
+        low, high, cov = claims.order_statistic_ci(list(range(10, 0, -1)))  # ranks 2 and 9 of 10
+        self.assertEqual((low, high), (2, 9))
+        self.assertAlmostEqual(cov, 1 - 2 * 11 / 1024)
+        low, high, cov = claims.order_statistic_ci(list(range(1, 21)))  # ranks 6 and 15 of 20
+        self.assertEqual((low, high), (6, 15))
+        self.assertAlmostEqual(cov, 1 - 2 * 21700 / 2 ** 20)
+
+    def test_mann_whitney_exact(self):
+        self.assertEqual(claims.mann_whitney_u([1, 2, 3], [4, 5, 6]), (0, 0.1))          # 2 / C(6,3)
+        u, p = claims.mann_whitney_u([1, 2, 3, 4], [5, 6, 7, 8])
+        self.assertEqual(u, 0)
+        self.assertAlmostEqual(p, 2 / 70)
+        u, p = claims.mann_whitney_u([1, 3, 5], [2, 4, 6])                               # P(U <= 3) = 7/20
+        self.assertEqual(u, 3)
+        self.assertAlmostEqual(p, 0.7)
+        self.assertEqual(claims.mann_whitney_u([], [1]), (None, None))
+
+    def test_mann_whitney_normal_with_ties(self):
+        # U = 2.5; mean 8; var = 16/12 * (9 - (24 + 6)/56); z = (5.5 - 0.5) / sd.
+        u, p = claims.mann_whitney_u([1, 2, 2, 3], [2, 3, 4, 5])
+        self.assertEqual(u, 2.5)
+        sd = math.sqrt(16 / 12 * (9 - 30 / 56))
+        self.assertAlmostEqual(p, math.erfc(5 / sd / math.sqrt(2)))
+        self.assertAlmostEqual(p, 0.1367, places=3)
+        # Large samples without ties use the normal approximation too: symmetric, so p = 1 at U = mean.
+        u, p = claims.mann_whitney_u(list(range(0, 60, 2)), list(range(1, 61, 2)))
+        self.assertLess(p, 1.0)
+        self.assertGreater(p, 0.5)
+
+    def test_verdicts(self):
+        self.assertEqual(claims.verdict_of(2.52, 2.8, 2.51), "holds")
+        self.assertEqual(claims.verdict_of(2.51, 2.8, 2.51), "holds")
+        self.assertEqual(claims.verdict_of(2.45, 2.75, 2.51), "inconclusive")
+        self.assertEqual(claims.verdict_of(2.0, 2.45, 2.51), "fails")
+        self.assertEqual(claims.verdict_of(None, None, 2.51), "inconclusive")
+
+
+class Evaluate(unittest.TestCase):
+    def setUp(self):
+        self.points, self.reps = dataset()
+        self.rows = claims.evaluate(self.points, {}, self.reps)
+
+    def test_paired_rounds_ci_and_verdicts(self):
+        hold = row_of(self.rows, "lookupffn_speedup", "m-hold")
+        self.assertAlmostEqual(hold["measured"], (2.62 + 2.66) / 2)
+        self.assertAlmostEqual(hold["ci_low"], 2.52)
+        self.assertAlmostEqual(hold["ci_high"], 2.80)
+        self.assertAlmostEqual(hold["ci_coverage"], 1 - 2 * 11 / 1024)
+        self.assertEqual(hold["n_rounds"], 10)
+        self.assertEqual(hold["pairing"], "paired in time")
+        self.assertEqual(hold["verdict"], "holds")
+        self.assertEqual(hold["inputs"], "fresh")
+        self.assertEqual(hold["note"], "")
+
+        incon = row_of(self.rows, "lookupffn_speedup", "m-incon")
+        self.assertAlmostEqual(incon["measured"], (2.60 + 2.62) / 2)
+        self.assertAlmostEqual(incon["ci_low"], 2.45)
+        self.assertAlmostEqual(incon["ci_high"], 2.75)
+        self.assertEqual(incon["verdict"], "inconclusive")
+        self.assertEqual(incon["inputs"], "variant fresh, baseline repeat (before fresh inputs)")
+
+        fail = row_of(self.rows, "lookupffn_speedup", "m-fail")
+        self.assertAlmostEqual(fail["ci_high"], 2.45)
+        self.assertAlmostEqual(fail["ci_low"], 2.10)
+        self.assertEqual(fail["verdict"], "fails")
+        # Baseline times against 2.51 × variant times: every variant time scaled is above the baseline's.
+        self.assertLess(fail["p_value"], 0.01)
+        self.assertLess(fail["p_vs_1"], 0.001)
+
+    def test_model_flop_claim_has_no_ci(self):
+        flops = row_of(self.rows, "lookupffn_flops", "m-hold")
+        self.assertAlmostEqual(flops["measured"], 6.06)
+        self.assertEqual(flops["verdict"], "holds")
+        self.assertEqual(flops["pairing"], "cost model (exact, no CI)")
+        self.assertTrue(pd.isna(flops["ci_low"]))
+
+    def test_old_runs_pair_by_repetition(self):
+        points, reps = machine_data("m-old", HOLD, with_round=False)
+        points = pd.DataFrame(points).drop(columns=["inputs"])
+        rows = claims.evaluate(points, {}, pd.DataFrame(reps))
+        old = row_of(rows, "lookupffn_speedup", "m-old")
+        self.assertEqual(old["pairing"], "not paired in time (no round column: an older run)")
+        self.assertAlmostEqual(old["ci_low"], 2.52)  # repetitions numbered as rounds here
+        self.assertEqual(old["inputs"], "repeat (before fresh inputs)")
+        self.assertIn("not paired in time", claims.sentence(old))
+
+    def test_rounds_pair_by_round_not_by_repetition(self):
+        # The variant's repetitions are numbered against its rounds: pairing by repetition would give
+        # other ratios than the designed ones.
+        by_rep = pd.DataFrame(self.reps).drop(columns=["round", "position"])
+        rows = claims.evaluate(self.points, {}, by_rep)
+        hold = row_of(rows, "lookupffn_speedup", "m-hold")
+        self.assertNotAlmostEqual(hold["measured"], (2.62 + 2.66) / 2)
+
+    def test_too_few_rounds_and_no_reps(self):
+        points, reps = machine_data("m-few", HOLD[:5])
+        rows = claims.evaluate(pd.DataFrame(points), {}, pd.DataFrame(reps))
+        few = row_of(rows, "lookupffn_speedup", "m-few")
+        self.assertEqual(few["n_rounds"], 5)
+        self.assertEqual(few["verdict"], "inconclusive")
+        self.assertEqual("no 95% CI from fewer than 6 rounds", few["note"])
+        self.assertIn("fp32; 5 rounds paired in time, inputs fresh; no 95% CI from fewer than 6 rounds): inconclusive",
+                      claims.sentence(few))
+        rows = claims.evaluate(pd.DataFrame(points), {}, None)
+        none = row_of(rows, "lookupffn_speedup", "m-few")
+        self.assertEqual(none["verdict"], "inconclusive")
+        self.assertAlmostEqual(none["measured"], 1.0 / 0.4)  # the ratio of the medians
+        self.assertIn("no repetitions in reps.csv", none["note"])
+
+    def test_table_and_sentence(self):
+        lines = claims.markdown_table(self.rows)
+        self.assertEqual(lines[0], "| " + " | ".join(claims.TABLE_HEADER) + " |")
+        hold = [line for line in lines if "| 2.64× | 2.52–2.80 |" in line]
+        self.assertEqual(len(hold), 1, "\n".join(lines))
+        self.assertIn("| 10 | m-hold | 1 | 32768 | fresh |", hold[0])
+        self.assertTrue(hold[0].endswith("| holds |"), hold[0])
+        self.assertTrue(any("| 2.61× | 2.45–2.75 |" in line and line.endswith("| inconclusive |") for line in lines))
+        self.assertTrue(any("6.06× fewer (model)" in line for line in lines))
+        self.assertTrue(any("not measured in this run" in line for line in lines))
+        s = claims.sentence(row_of(self.rows, "lookupffn_speedup", "m-fail"))
+        self.assertIn("95% CI 2.10–2.45, 10 rounds paired in time, inputs fresh): fails", s)
+
+    def test_dense_baseline_carries_the_baseline_point(self):
+        base = ds.dense_baseline(self.points, d_ff=2048)
+        self.assertEqual(sorted(base["base_point_id"]), ["g-m-fail", "g-m-hold", "g-m-incon"])
+        self.assertIn("base_run_id", base.columns)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
