@@ -22,6 +22,7 @@ int sweep_main(int argc, char** argv) {
       ("help,h", "show this help")
       ("resume", po::value<std::string>()->implicit_value(""),
        "continue the newest run of this experiment on this machine (or --resume=DIR), skipping finished points")
+      ("remeasure-noisy", "with --resume: measure again the points whose status_reason says noisy (their old rows are removed)")
       ("shard", po::value<std::string>(), "run shard i of n of the grid (i/n), for job arrays")
       ("dry-run", "list the grid's points and exit")
       ("run-folder-file", po::value<std::string>(), "write the run folder's path to this file (for scripts)")
@@ -35,7 +36,7 @@ int sweep_main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (starts_with(a, "--benchmark_")) benchmark_flags.push_back(a);
-    else if (a == "-h" || a == "--help" || a == "--dry-run" || starts_with(a, "--resume")) ours.push_back(a);
+    else if (a == "-h" || a == "--help" || a == "--dry-run" || a == "--remeasure-noisy" || starts_with(a, "--resume")) ours.push_back(a);
     else if (starts_with(a, "--shard") || starts_with(a, "--run-folder-file")) {
       ours.push_back(a);
       if (a.find('=') == std::string::npos && i + 1 < argc) ours.push_back(argv[++i]);
@@ -65,6 +66,9 @@ int sweep_main(int argc, char** argv) {
     options.resume = true;
     options.resume_dir = vm["resume"].as<std::string>();
   }
+  options.remeasure_noisy = vm.count("remeasure-noisy") != 0;
+  if (options.remeasure_noisy && !options.resume)
+    throw ConfigError("remeasure-noisy", "", "goes with --resume (it re-runs noisy points of an existing run folder)");
   if (vm.count("shard")) options.shard = parse_shard(vm["shard"].as<std::string>());
   options.dry_run = vm.count("dry-run") != 0;
   if (vm.count("run-folder-file")) options.run_folder_file = vm["run-folder-file"].as<std::string>();

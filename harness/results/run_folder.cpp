@@ -92,3 +92,36 @@ std::set<std::string> RunFolder::finished_points() const {
 }
 
 }  // namespace ffnbench
+
+namespace ffnbench {
+
+std::set<std::string> RunFolder::noisy_points() const {
+  std::set<std::string> noisy;
+  auto rows = read_csv_file(file("points.csv"));
+  if (rows.empty()) return noisy;
+  const auto& header = rows.front();
+  auto id_col = std::find(header.begin(), header.end(), "point_id") - header.begin();
+  auto reason_col = std::find(header.begin(), header.end(), "status_reason") - header.begin();
+  if (reason_col == static_cast<long>(header.size())) return noisy;
+  for (size_t r = 1; r < rows.size(); ++r)
+    if (rows[r].size() == header.size() && rows[r][reason_col].find("noisy:") != std::string::npos)
+      noisy.insert(rows[r][id_col]);
+  return noisy;
+}
+
+void RunFolder::remove_points(const std::set<std::string>& point_ids) const {
+  if (point_ids.empty()) return;
+  for (const char* name : {"points.csv", "stages.csv", "reps.csv", "counters.csv"}) {
+    if (!fs::exists(file(name))) continue;
+    auto rows = read_csv_file(file(name));
+    if (rows.empty()) continue;
+    auto id_col = std::find(rows.front().begin(), rows.front().end(), "point_id") - rows.front().begin();
+    std::string kept;
+    for (size_t r = 0; r < rows.size(); ++r)
+      if (r == 0 || !(id_col < static_cast<long>(rows[r].size()) && point_ids.count(rows[r][id_col])))
+        kept += csv_line(rows[r]);
+    write_file(name, kept);
+  }
+}
+
+}  // namespace ffnbench

@@ -30,6 +30,11 @@ class RunFolder {
   void write_file(const std::string& name, const std::string& content) const;
   // point_ids already in points.csv (resume).
   std::set<std::string> finished_points() const;
+  // point_ids of points.csv whose status_reason says "noisy" (--remeasure-noisy).
+  std::set<std::string> noisy_points() const;
+  // Removes every row of these points from points, stages, reps and counters .csv, each file
+  // rewritten whole and renamed over the old one (an interruption leaves either version).
+  void remove_points(const std::set<std::string>& point_ids) const;
 
  private:
   std::string path_, run_id_;

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 
 #include "common/random.hpp"
 #include "core/registry.hpp"
+#include "machine/noise.hpp"
 #include "machine/topology.hpp"
 #include "sweep/cache_flush.hpp"
 #include "sweep/pinning.hpp"
@@ -40,6 +42,28 @@ class CollectingReporter final : public benchmark::BenchmarkReporter {
 };
 
 volatile unsigned g_touch_sink = 0;  // keeps touch_regions' reads
+
+std::vector<int> cpus_of(const std::string& cpu_list) {  // "0 1" (pinned_cpus) -> {0, 1}
+  std::vector<int> cpus;
+  std::stringstream ss(cpu_list);
+  for (int c; ss >> c;)
+    if (c >= 0) cpus.push_back(c);
+  return cpus;
+}
+
+void add_noise(PointNoise& total, const NoiseFacts& f) {
+  if (f.steal_frac && f.other_frac) {
+    total.wall_s += f.wall_s;
+    total.steal_s += *f.steal_frac * f.wall_s;
+    total.other_s += *f.other_frac * f.wall_s;
+  } else if (!f.note.empty()) {
+    total.note = f.note;
+  }
+  if (f.freq_mhz) {
+    total.mhz_sum += *f.freq_mhz;
+    ++total.mhz_samples;
+  }
+}
 
 }  // namespace
 
@@ -190,8 +214,11 @@ void PreparedPoint::visit(CounterBackend& counters, int round, int position, boo
       ->Iterations(iterations_)
       ->Repetitions(1);
   CollectingReporter reporter;
+  const NoiseProbe before = take_noise_probe();
   benchmark::RunSpecifiedBenchmarks(&reporter, "^point($|/)");
+  const NoiseProbe after = take_noise_probe();
   benchmark::ClearRegisteredBenchmarks();
+  add_noise(m_.noise, measure(before, after, cpus_of(m_.cpu_list)));
 
   if (g_interrupted.load()) {
     m_.status = "interrupted";

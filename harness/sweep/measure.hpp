@@ -39,6 +39,15 @@ struct RepRecord {
   std::vector<CounterValue> counters; // per forward call
 };
 
+// What else ran while a point was timed, summed over its visits (sweep: machine/noise.hpp).
+struct PointNoise {
+  double wall_s = 0;                 // seconds of visits with known fractions
+  double steal_s = 0, other_s = 0;   // steal and other processes' share, weighted by wall time
+  double mhz_sum = 0;
+  int mhz_samples = 0;
+  std::string note;                  // why a fraction is unknown (the last reason seen)
+};
+
 struct PointMeasurement {
   std::string status = "ok";          // ok | gate_failed | error | interrupted
   std::string reason;
@@ -49,6 +58,7 @@ struct PointMeasurement {
   std::string cpu_list;
   GateResult gate;                    // the first call's and one timed call's check, combined
   int64_t input_batches = 1;          // distinct batches the calls cycle through
+  PointNoise noise;
   std::vector<RepRecord> reps;
   std::vector<CounterValue> offline_counters;  // per call, from a re-run (cachesim)
 };

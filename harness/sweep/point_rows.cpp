@@ -8,6 +8,7 @@
 #include <set>
 
 #include "counters/derived.hpp"
+#include "machine/noise.hpp"
 #include "results/schema.hpp"
 
 namespace ffnbench {
@@ -137,6 +138,22 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
     set_column(row, "time_min_s", num(t.min));
     set_column(row, "time_max_s", num(t.max));
     set_column(row, "time_cov", num(t.cov));
+    // The median's distribution-free 95% CI (order statistics); none below 6 repetitions.
+    const MedianCi ci = median_ci(times);
+    if (ci.ok) {
+      set_column(row, "time_ci_low_s", num(ci.low));
+      set_column(row, "time_ci_high_s", num(ci.high));
+    }
+    const auto& noise = m.noise;
+    const double steal = noise.wall_s > 0 ? noise.steal_s / noise.wall_s : NAN;
+    if (noise.wall_s > 0) {
+      set_column(row, "steal_frac", num(steal));
+      set_column(row, "other_load_frac", num(noise.other_s / noise.wall_s));
+    }
+    if (noise.mhz_samples > 0) set_column(row, "cpu_mhz", num(noise.mhz_sum / noise.mhz_samples));
+    const std::string noisy = noisy_reason(ci.ok ? ci.rel_halfwidth : NAN, steal);
+    if (!noisy.empty() && m.status == "ok")
+      set_column(row, "status_reason", m.reason.empty() ? noisy : m.reason + "; " + noisy);
     set_column(row, "tokens_per_s", num(p.tokens / t.median));
     set_column(row, "gflops_model_per_s", num(m.cost.flops / t.median / 1e9));
     set_column(row, "harness_overhead_frac", num(median_of(overhead)));

@@ -13,6 +13,7 @@
 #include "counters/backend.hpp"
 #include "counters/factory.hpp"
 #include "machine/machine_info.hpp"
+#include "machine/noise.hpp"
 #include "machine/topology.hpp"
 #include "results/run_folder.hpp"
 #include "results/schema.hpp"
@@ -127,6 +128,11 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   const std::string mid = machine_id();
   RunFolder folder = opt.resume ? RunFolder::open_existing(x.output, x.name, mid, opt.resume_dir)
                                 : RunFolder::create(x.output, x.name, mid);
+  if (opt.remeasure_noisy) {
+    const auto noisy = folder.noisy_points();
+    std::fprintf(stderr, "remeasuring %zu noisy point(s)\n", noisy.size());
+    folder.remove_points(noisy);
+  }
   std::set<std::string> finished = opt.resume ? folder.finished_points() : std::set<std::string>{};
 
   RunContext run;
@@ -143,6 +149,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   for (const auto& c : cpu_info().caches)
     if (c.type != "Instruction" && c.line_bytes > 0) run.llc_line_bytes = c.line_bytes;
 
+  // The machine's speed at the start and the end of the run: a fixed FMA probe on one core.
+  const DriftProbe drift_start = drift_probe(1);
   auto machine = machine_json(opt.command_line);
   machine["pinning"] = configure_pinning();
   machine["counters"] = {{"backend", backend->name()}, {"fallbacks", log}, {"events", x.events}};
@@ -254,6 +262,17 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   if (!reruns.empty() && !g_interrupted.load())
     run_offline_counters(*backend, reruns, [&](const OfflineRerun& r) { write_point(*r.point, r.measurement); });
   std::signal(SIGINT, previous);
+  if (!g_interrupted.load()) {
+    const DriftProbe drift_end = drift_probe(1);
+    const std::string drift = drift_reason(drift_start, drift_end);
+    auto& d = machine["drift"];
+    d = {{"probe", "calibrate's FMA kernel, 1 thread"}, {"isa", drift_start.isa},
+         {"start_gflops", drift_start.gflops}, {"end_gflops", drift_end.gflops},
+         {"change", drift_rel(drift_start, drift_end)}, {"noisy", drift}};
+    if (opt.resume) machine["drift"]["note"] = "this session's probes; the run folder's machine.json kept the first session's facts";
+    else folder.write_file("machine.json", machine.dump(2) + "\n");
+    if (!drift.empty()) std::fprintf(stderr, "%s\n", drift.c_str());
+  }
   print_summary(summary, tally, folder.path());
   if (g_interrupted.load()) {
     std::fprintf(stderr, "interrupted: finished points are saved; continue with --resume\n");

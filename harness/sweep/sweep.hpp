@@ -18,6 +18,7 @@ struct SweepOptions {
   std::vector<std::string> benchmark_flags;  // --benchmark_* passed through
   std::string command_line;
   std::string run_folder_file;   // if set, the run folder's path is written there
+  bool remeasure_noisy = false;  // with resume: points whose status_reason says noisy run again
 
 };
 
