@@ -352,3 +352,21 @@ TEST(SoftLookup, RepeatedAndInterleavedCallsReproduceAndRegionsCoverTheScratch) 
     EXPECT_FALSE(k->cold_mode_gaps().empty());
   }
 }
+
+TEST(SoftLookup, CostModelMatchesACountOfTheCodesWork) {
+  const int64_t d = 6, d_out = 4, buckets = 5, n = 3;
+  double scores = 0, softmax = 0, mix = 0;
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t b = 0; b < buckets; ++b) {
+      scores += 2.0 * d;            // x·R_b
+      softmax += 2 + (2 + 1 + 1) + 1;  // x·scale, max | x·scale − max, exp, sum | ·(1/sum)
+      mix += 2.0 * d_out;           // p_b·L_b
+    }
+  auto k = build("soft_lookup", {{"d", "6"}, {"d_out", "4"}, {"B", "5"}}, n);
+  const Cost c = k->cost(n);
+  ASSERT_EQ(c.stage_flops.size(), k->stage_names().size());
+  EXPECT_DOUBLE_EQ(c.stage_flops[0], scores);
+  EXPECT_DOUBLE_EQ(c.stage_flops[1], softmax);
+  EXPECT_DOUBLE_EQ(c.stage_flops[2], mix);
+  EXPECT_DOUBLE_EQ(c.flops, scores + softmax + mix);
+}

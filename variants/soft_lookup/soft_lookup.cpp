@@ -1,6 +1,7 @@
 // soft_lookup, the soft-assignment "improved LookupFFN": Y = softmax(X·Rᵀ / temperature)·L with
 // R [B][d], L [B][d_out]: two dense GEMMs through the same BLAS as gemm_ffn and a stable row
-// softmax. Cost per token: 2·d·B + 2·B·d_out FLOPs (+ ~4·B for the softmax, counted).
+// softmax. Cost per token: 2·d·B + 2·B·d_out FLOPs, + 7·B for the softmax as softmax_row does it
+// (scale and max; scale, shift, exp and sum; normalize: 2 + 4 + 1 per bucket, exp counted as one).
 #include <fmt/format.h>
 
 #include <memory>
@@ -68,7 +69,7 @@ class SoftLookupKernel final : public Kernel {
   Cost cost(int64_t tokens) const override {
     const double n = static_cast<double>(tokens);
     Cost c;
-    c.stage_flops = {2.0 * n * d_ * buckets_, 4.0 * n * buckets_, 2.0 * n * buckets_ * d_out_};
+    c.stage_flops = {2.0 * n * d_ * buckets_, 7.0 * n * buckets_, 2.0 * n * buckets_ * d_out_};
     c.flops = c.stage_flops[0] + c.stage_flops[1] + c.stage_flops[2];
     c.weight_bytes = 4.0 * buckets_ * (d_ + d_out_);
     c.activation_bytes = 4.0 * n * (d_ + d_out_ + 2.0 * buckets_);
