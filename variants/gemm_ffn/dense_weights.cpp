@@ -4,9 +4,11 @@
 #include <vector>
 
 #include "common/random.hpp"
+#include "gemm_ffn/layer_norm.hpp"
 
 namespace ffnbench {
 
+// Every element is written by fill_uniform (a static OpenMP loop): no zeros are relied on.
 DenseFfnWeights DenseFfnWeights::random(int64_t d, int64_t d_ff, uint64_t seed, bool with_bias) {
   DenseFfnWeights w;
   w.d = d;
@@ -25,13 +27,21 @@ DenseFfnWeights DenseFfnWeights::random(int64_t d, int64_t d_ff, uint64_t seed, 
   return w;
 }
 
+void DenseFfnWeights::add_layernorm() {
+  ln_gamma.assign(d, 1.0f);
+  ln_beta.assign(d, 0.0f);
+}
+
 void dense_ffn_reference(const DenseFfnWeights& w, Activation act, const float* X, float* Y, int64_t tokens) {
-  std::vector<double> h(w.d_ff);
+  std::vector<double> u(w.d), h(w.d_ff);
   for (int64_t t = 0; t < tokens; ++t) {
     const float* x = X + t * w.d;
+    if (w.has_layernorm()) layer_norm_reference(x, u.data(), w.d, w.ln_gamma.data(), w.ln_beta.data());
+    else
+      for (int64_t i = 0; i < w.d; ++i) u[i] = x[i];
     for (int64_t j = 0; j < w.d_ff; ++j) {
       double s = w.b1.empty() ? 0.0 : w.b1[j];
-      for (int64_t i = 0; i < w.d; ++i) s += static_cast<double>(x[i]) * w.w1[i * w.d_ff + j];
+      for (int64_t i = 0; i < w.d; ++i) s += u[i] * w.w1[i * w.d_ff + j];
       h[j] = activate(act, static_cast<float>(s));
     }
     for (int64_t k = 0; k < w.d; ++k) {

@@ -1,15 +1,24 @@
-// gemm_ffn, the dense baseline: Y = act(X·W1 + b1)·W2 + b2 (DESIGN.md §4).
+// gemm_ffn, the dense baseline: Y = act(X·W1 + b1)·W2 + b2 (DESIGN.md §4), optionally with a
+// LayerNorm in front (layernorm = true: Y = act(LN(X)·W1 + b1)·W2 + b2, LN affine with γ = 1,
+// β = 0, ε = 1e-5 — LookupFFN's paper times LayerNorm → Linear → GELU → Linear).
 // Cost (likwid-bench style, next to the kernel): FLOPs 4·N·d·d_ff (the two GEMMs; the bias and
-// activation terms, O(N·(d_ff + d)), are left out by convention, as in the papers' counts).
+// activation terms, O(N·(d_ff + d)), are left out by convention, as in the papers' counts), plus
+// 8·N·d for the LayerNorm when it is on (layer_norm.hpp says which 8). With the LayerNorm the
+// kernel reports two stages, layernorm and ffn: a pass of its own over the batch for onednn and
+// for small openblas batches; fused per panel (LN of the panel, then its two GEMMs, on one thread)
+// for large openblas batches, where the layernorm stage is the mean over threads of the time
+// each spent normalizing.
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
 #include "common/blas.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
+#include "gemm_ffn/layer_norm.hpp"
 #include "gemm_ffn/onednn_ffn.hpp"
 
 namespace ffnbench {
@@ -22,20 +31,51 @@ class GemmFfnKernel final : public Kernel {
         act_(parse_activation(c.str("activation"))),
         impl_(c.str("impl")),
         bf16_(c.str("precision") == "bf16") {
-    if (impl_ == "openblas")
-      grow_hidden(std::min(max_tokens, static_cast<int64_t>(omp_get_max_threads()) * panel_rows()) * w_.d_ff);
-    if (impl_ == "onednn") onednn_.emplace(w_, act_, bf16_, max_tokens);
+    if (c.str("layernorm") == "true") w_.add_layernorm();
+    if (impl_ == "openblas") {
+      const int64_t rows = std::min(max_tokens, static_cast<int64_t>(omp_get_max_threads()) * panel_rows());
+      grow_scratch(hidden_, rows * w_.d_ff);
+      if (w_.has_layernorm()) grow_scratch(normed_, rows * w_.d);
+    }
+    if (impl_ == "onednn") {
+      onednn_.emplace(w_, act_, bf16_, max_tokens);
+      if (w_.has_layernorm()) grow_scratch(normed_, max_tokens * w_.d);
+    }
   }
 
   int64_t d_in() const override { return w_.d; }
   int64_t d_out() const override { return w_.d; }
 
-  void forward(const float* X, float* Y, int64_t tokens, StageTimer*) override {
+  void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) override {
     if (impl_ == "naive") return reference(X, Y, tokens);
-    if (impl_ == "onednn") return onednn_->forward(X, Y, tokens);
+    const bool ln = w_.has_layernorm();
+    if (impl_ == "onednn") {
+      const float* src = X;
+      if (ln) {
+        StageTimer::Scope s(stages, 0);
+        src = normalize_whole(X, tokens);
+      }
+      StageTimer::Scope s(stages, 1);
+      return onednn_->forward(src, Y, tokens);
+    }
     const int64_t panel = panel_rows();
-    if (tokens >= panel * omp_get_max_threads()) forward_openblas_panels(X, Y, tokens, panel);
-    else forward_openblas_whole(X, Y, tokens);
+    if (tokens >= panel * omp_get_max_threads()) return forward_openblas_panels(X, Y, tokens, panel, stages);
+    const float* src = X;
+    if (ln) {
+      StageTimer::Scope s(stages, 0);
+      src = normalize_whole(X, tokens);
+    }
+    StageTimer::Scope s(stages, 1);
+    forward_openblas_whole(src, Y, tokens);
+  }
+
+  // normed_[0..tokens) = LN(X), a parallel pass of its own (rows split statically, as the
+  // buffer's first touch was).
+  const float* normalize_whole(const float* X, int64_t tokens) {
+    const int64_t d = w_.d;
+    grow_scratch(normed_, tokens * d);
+    layer_norm_rows(X, d, normed_.data(), d, tokens, d, w_.ln_gamma.data(), w_.ln_beta.data(), /*parallel=*/true);
+    return normed_.data();
   }
 
   // Large batches: tokens in panels of ~8 MiB of hidden activations, each thread taking whole
@@ -43,22 +83,48 @@ class GemmFfnKernel final : public Kernel {
   // core's L2/LLC between GEMM1, the epilogue and GEMM2 instead of streaming N·d_ff floats
   // through DRAM three times; 8 MiB keeps OpenBLAS's per-call packing of the weights (d·d_ff)
   // small next to the panel's compute (measured: 1.06x the bare sgemm pair at d=512,
-  // d_ff=2048, N=32768 vs 1.15x without panels and 1.19x with 1 MiB panels).
-  void forward_openblas_panels(const float* X, float* Y, int64_t tokens, int64_t panel) {
+  // d_ff=2048, N=32768 vs 1.15x without panels and 1.19x with 1 MiB panels). With the
+  // LayerNorm, each panel is normalized by its thread into that thread's slice of normed_
+  // just before its GEMMs (it stays in cache for GEMM1).
+  void forward_openblas_panels(const float* X, float* Y, int64_t tokens, int64_t panel, StageTimer* stages) {
+    using Clock = std::chrono::steady_clock;
     const int64_t d = w_.d, f = w_.d_ff;
     const int64_t panels = (tokens + panel - 1) / panel;
-    grow_hidden(static_cast<int64_t>(omp_get_max_threads()) * panel * f);
+    const int threads = omp_get_max_threads();
+    const bool ln = w_.has_layernorm(), timed = ln && stages != nullptr;
+    grow_scratch(hidden_, static_cast<int64_t>(threads) * panel * f);
+    if (ln) grow_scratch(normed_, static_cast<int64_t>(threads) * panel * d);
+    if (static_cast<int>(ln_seconds_.size()) < threads) ln_seconds_.resize(threads);
+    std::fill(ln_seconds_.begin(), ln_seconds_.end(), 0.0);
+    const auto t0 = Clock::now();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t p = 0; p < panels; ++p) {
-      const int64_t t0 = p * panel, rows = std::min(panel, tokens - t0);
-      float* h = hidden_.data() + static_cast<int64_t>(omp_get_thread_num()) * panel * f;
-      two_layers(X + t0 * d, Y + t0 * d, rows, h, /*parallel=*/false);
+      const int64_t r0 = p * panel, rows = std::min(panel, tokens - r0);
+      const int tid = omp_get_thread_num();
+      float* h = hidden_.data() + static_cast<int64_t>(tid) * panel * f;
+      const float* src = X + r0 * d;
+      if (ln) {
+        const auto l0 = timed ? Clock::now() : Clock::time_point{};
+        float* u = normed_.data() + static_cast<int64_t>(tid) * panel * d;
+        layer_norm_rows(src, d, u, d, rows, d, w_.ln_gamma.data(), w_.ln_beta.data(), /*parallel=*/false);
+        src = u;
+        if (timed) ln_seconds_[tid] += std::chrono::duration<double>(Clock::now() - l0).count();
+      }
+      two_layers(src, Y + r0 * d, rows, h, /*parallel=*/false);
+    }
+    if (timed) {
+      const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+      double ln_share = 0;
+      for (int t = 0; t < threads; ++t) ln_share += ln_seconds_[t];
+      ln_share = std::min(wall, ln_share / threads);
+      stages->add(0, ln_share);
+      stages->add(1, wall - ln_share);
     }
   }
 
   // Small batches (fewer panels than threads): the whole batch at once, OpenBLAS threaded.
   void forward_openblas_whole(const float* X, float* Y, int64_t tokens) {
-    grow_hidden(tokens * w_.d_ff);
+    grow_scratch(hidden_, tokens * w_.d_ff);
     two_layers(X, Y, tokens, hidden_.data(), /*parallel=*/true);
   }
 
@@ -78,21 +144,29 @@ class GemmFfnKernel final : public Kernel {
     return std::max<int64_t>(64, rows / 16 * 16);
   }
 
-  void grow_hidden(int64_t floats) {
-    if (static_cast<int64_t>(hidden_.size()) < floats) hidden_.resize(floats);  // once, on the first call
-  }
-
   void reference(const float* X, float* Y, int64_t tokens) const override {
     dense_ffn_reference(w_, act_, X, Y, tokens);
   }
 
+  // The stages are reported only with the LayerNorm on, and not by naive (the reference, untimed
+  // inside).
+  std::vector<std::string> stage_names() const override {
+    if (!w_.has_layernorm() || impl_ == "naive") return {};
+    return {"layernorm", "ffn"};
+  }
+
   Cost cost(int64_t tokens) const override {
     const double n = tokens, d = w_.d, f = w_.d_ff, wbytes = bf16_ ? 2.0 : 4.0;
+    const bool ln = w_.has_layernorm();
+    const double ln_flops = ln ? kLayerNormFlopsPerElement * n * d : 0.0;
     Cost c;
-    c.flops = 4.0 * n * d * f;
-    c.weight_bytes = (2.0 * d * f) * wbytes + 4.0 * (d + f);
+    c.flops = 4.0 * n * d * f + ln_flops;
+    c.weight_bytes = (2.0 * d * f) * wbytes + 4.0 * (d + f) + (ln ? 8.0 * d : 0.0);  // W1, W2, b1, b2, γ, β
     c.activation_bytes = 4.0 * n * d * 2 + 2.0 * n * f * wbytes;  // X, Y; H written and read
+    if (ln) c.activation_bytes += 2.0 * 4.0 * n * d;             // LN(X) written and read (fp32)
+    if (bf16_) c.activation_bytes += 2.0 * 2.0 * n * d;          // the bf16 copy of the input
     c.working_set_bytes = c.weight_bytes;
+    if (!stage_names().empty()) c.stage_flops = {ln_flops, 4.0 * n * d * f};
     return c;
   }
 
@@ -101,8 +175,31 @@ class GemmFfnKernel final : public Kernel {
   // rms. fp32: summation order and the activation's approximation (< 5e-7) only.
   double tolerance() const override { return bf16_ ? 5e-2 : 1e-4; }
 
+  // Everything a call reads. onednn runs on its reordered copies of W1/W2 (the fp32 ones are not
+  // read by a call, so they are not flushed), its hidden layer, bf16 input copy and scratchpad.
   std::vector<MemoryRegion> memory_regions() const override {
-    return {{w_.w1.data(), w_.w1.size() * 4}, {w_.w2.data(), w_.w2.size() * 4}, {hidden_.data(), hidden_.size() * 4}};
+    std::vector<MemoryRegion> r;
+    if (onednn_) {
+      r = onednn_->regions();
+    } else {
+      r = {{w_.w1.data(), w_.w1.size() * 4}, {w_.w2.data(), w_.w2.size() * 4}, {w_.b1.data(), w_.b1.size() * 4},
+           {w_.b2.data(), w_.b2.size() * 4}};
+      if (!hidden_.empty()) r.push_back({hidden_.data(), hidden_.size() * 4});
+    }
+    if (w_.has_layernorm()) {
+      r.push_back({w_.ln_gamma.data(), w_.ln_gamma.size() * 4});
+      r.push_back({w_.ln_beta.data(), w_.ln_beta.size() * 4});
+      if (!normed_.empty()) r.push_back({normed_.data(), normed_.size() * 4});
+    }
+    return r;
+  }
+
+  std::string cold_mode_gaps() const override {
+    if (impl_ == "openblas")
+      return "OpenBLAS's internal packing buffers (its own allocation, not reachable; rewritten from the weights "
+             "and activations on every sgemm call)";
+    if (impl_ == "naive") return "the reference's per-call vectors (d + d_ff doubles, allocated by each call)";
+    return "";  // onednn: user scratchpad, so every buffer it reads is ours to name
   }
 
   std::map<std::string, std::string> extras() const override {
@@ -115,7 +212,8 @@ class GemmFfnKernel final : public Kernel {
   Activation act_;
   std::string impl_;
   bool bf16_;
-  AlignedVector<float> hidden_;
+  AlignedVector<float> hidden_, normed_;  // scratch: first touched by the threads using each slice
+  std::vector<double> ln_seconds_;         // per thread, LayerNorm time of the last panel pass
   std::optional<OnednnFfn> onednn_;
 };
 
@@ -123,7 +221,7 @@ class GemmFfnVariant final : public Variant {
  public:
   std::string name() const override { return "gemm_ffn"; }
   std::string doc() const override {
-    return "dense FFN baseline Y = act(X·W1 + b1)·W2 + b2 through OpenBLAS or oneDNN";
+    return "dense FFN baseline Y = act(X·W1 + b1)·W2 + b2 (optionally LayerNorm'ed X) through OpenBLAS or oneDNN";
   }
   std::vector<ParamSpec> params() const override {
     return {ParamSpec::integer("d", 512, 1, 65536, "model width (d_in = d_out)"),
@@ -132,7 +230,9 @@ class GemmFfnVariant final : public Variant {
             ParamSpec::choice("impl", "openblas", {"openblas", "onednn", "naive"},
                               "openblas: 2 sgemm + fused vector epilogue; onednn: matmul with bias+act "
                               "post-ops; naive: the scalar reference"),
-            ParamSpec::choice("precision", "fp32", {"fp32", "bf16"}, "weights and hidden layer; bf16 needs onednn")};
+            ParamSpec::choice("precision", "fp32", {"fp32", "bf16"}, "weights and hidden layer; bf16 needs onednn"),
+            ParamSpec::choice("layernorm", "false", {"true", "false"},
+                              "LayerNorm (affine, γ = 1, β = 0, ε = 1e-5) in front, as in LookupFFN's dense baseline")};
   }
   void validate(const Config& c) const override {
     if (c.str("precision") == "bf16" && c.str("impl") != "onednn")

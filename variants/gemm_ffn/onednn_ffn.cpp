@@ -1,5 +1,7 @@
 #include "gemm_ffn/onednn_ffn.hpp"
 
+#include <algorithm>
+
 namespace ffnbench {
 
 using dnnl::memory;
@@ -45,10 +47,12 @@ void OnednnFfn::make_primitives(int64_t n) {
 
   dnnl::post_ops ops;
   ops.append_eltwise(1.0f, eltwise_of(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
-  dnnl::primitive_attr up_attr;
+  dnnl::primitive_attr up_attr, down_attr;
   up_attr.set_post_ops(ops);
+  up_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  down_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   up_pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, b1_md, h_md), up_attr, engine_);
-  down_pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(h_md, w2_md, b2_md, y_md), engine_);
+  down_pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(h_md, w2_md, b2_md, y_md), down_attr, engine_);
   up_ = dnnl::matmul(up_pd_);
   down_ = dnnl::matmul(down_pd_);
 
@@ -59,6 +63,16 @@ void OnednnFfn::make_primitives(int64_t n) {
     b2_ = memory(b2_md, engine_, const_cast<float*>(w_.b2.data()));
   }
   hidden_ = memory(h_md, engine_);
+  // Zeroed by a static OpenMP loop: first touch spread over the threads (oneDNN's matmul splits
+  // its work over the same pool).
+  const size_t pad = std::max(up_pd_.scratchpad_desc().get_size(), down_pd_.scratchpad_desc().get_size());
+  grow_scratch(scratchpad_, std::max<size_t>(pad, 64));
+  up_args_ = {{DNNL_ARG_WEIGHTS, w1_}, {DNNL_ARG_BIAS, b1_}, {DNNL_ARG_DST, hidden_}};
+  down_args_ = {{DNNL_ARG_SRC, hidden_}, {DNNL_ARG_WEIGHTS, w2_}, {DNNL_ARG_BIAS, b2_}};
+  if (up_pd_.scratchpad_desc().get_size() > 0)
+    up_args_[DNNL_ARG_SCRATCHPAD] = memory(up_pd_.scratchpad_desc(), engine_, scratchpad_.data());
+  if (down_pd_.scratchpad_desc().get_size() > 0)
+    down_args_[DNNL_ARG_SCRATCHPAD] = memory(down_pd_.scratchpad_desc(), engine_, scratchpad_.data());
   if (bf16_) {
     x_lp_ = memory(x_md, engine_);
     to_bf16_ = dnnl::reorder(memory({{n, d}, dt::f32, tag::ab}, engine_, DNNL_MEMORY_NONE), x_lp_);
@@ -76,8 +90,10 @@ void OnednnFfn::forward(const float* X, float* Y, int64_t tokens) {
     to_bf16_.execute(stream_, x_user, x_lp_);
     x = x_lp_;
   }
-  up_.execute(stream_, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w1_}, {DNNL_ARG_BIAS, b1_}, {DNNL_ARG_DST, hidden_}});
-  down_.execute(stream_, {{DNNL_ARG_SRC, hidden_}, {DNNL_ARG_WEIGHTS, w2_}, {DNNL_ARG_BIAS, b2_}, {DNNL_ARG_DST, y}});
+  up_args_[DNNL_ARG_SRC] = x;
+  down_args_[DNNL_ARG_DST] = y;
+  up_.execute(stream_, up_args_);
+  down_.execute(stream_, down_args_);
   stream_.wait();
 }
 
@@ -87,6 +103,21 @@ std::string OnednnFfn::impl_info() const {
 
 int64_t OnednnFfn::scratch_bytes() const {
   return static_cast<int64_t>(hidden_.get_desc().get_size()) + (bf16_ ? static_cast<int64_t>(x_lp_.get_desc().get_size()) : 0);
+}
+
+std::vector<MemoryRegion> OnednnFfn::regions() const {
+  std::vector<MemoryRegion> r;
+  auto add = [&r](const memory& m) {
+    if (m && m.get_desc().get_size() > 0) r.push_back({m.get_data_handle(), m.get_desc().get_size()});
+  };
+  add(w1_);
+  add(w2_);
+  add(b1_);
+  add(b2_);
+  add(hidden_);
+  if (bf16_) add(x_lp_);
+  r.push_back({scratchpad_.data(), scratchpad_.size()});
+  return r;
 }
 
 }  // namespace ffnbench

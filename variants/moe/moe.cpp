@@ -1,6 +1,14 @@
 // moe: a Mixture-of-Experts FFN. Router logits x·W_r (d × E), softmax, top-k with renormalized
 // weights (routing.hpp); each expert a dense FFN of width d_e with GELU(erf) and biases;
-// y = Σ_k w_k · expert_k(x). Cost per token: 2·d·E + k·4·d·d_e FLOPs.
+// y = Σ_k w_k · expert_k(x).
+// Cost (what the code does; total = sum of the stages; the experts' bias + GELU epilogue is left
+// out by the same convention as gemm_ffn's):
+//   route    2·N·d·E (router GEMM) + N·(E − 1 + 4·k) (max, then shift, exp, sum, normalize per choice)
+//   experts  Σ_e 4·n_e·d·d_e over the real tokens per expert n_e (Σ_e n_e = N·k whatever the routing,
+//            so the FLOPs do not depend on it; the weight bytes do: only experts with n_e > 0 are read)
+//   combine  2·N·k·d (grouped: one FMA per output element and choice);
+//   per_token fuses the weighted sum into its expert loop: + 4·N·k·d there (y += w·b2, and the
+//   second gemv's y += w·(W2ᵀh)), no combine stage.
 // impl grouped: tokens bucketed per expert (counting sort), each expert's tokens gathered into
 // a panel and run as GEMMs through the same BLAS as gemm_ffn, then a per-token weighted sum
 // (no races: each token reads its k rows). impl per_token: the loop people write first,
@@ -30,8 +38,7 @@ class MoeKernel final : public Kernel {
   MoeKernel(const Config& c, uint64_t seed, int64_t max_tokens)
       : d_(c.integer("d")), experts_(c.integer("experts")), k_(c.integer("top_k")), d_e_(c.integer("d_e")),
         grouped_(c.str("impl") == "grouped"), router_(d_ * experts_) {
-    const float a = 1.0f / std::sqrt(static_cast<float>(d_));
-    fill_uniform(router_.data(), router_.size(), seed, 61, -a, a);
+    fill_router(router_.data(), d_, experts_, seed);  // every element written
     for (int64_t e = 0; e < experts_; ++e) experts_w_.push_back(DenseFfnWeights::random(d_, d_e_, splitmix64(seed + 1000 * (e + 1))));
     reserve(max_tokens);
   }
@@ -78,22 +85,93 @@ class MoeKernel final : public Kernel {
   }
 
   Cost cost(int64_t tokens) const override {
-    const double n = static_cast<double>(tokens);
-    const double expert_bytes = 4.0 * (2.0 * d_ * d_e_ + d_e_ + d_);
+    const double n = static_cast<double>(tokens), d = static_cast<double>(d_), de = static_cast<double>(d_e_);
+    const double k = static_cast<double>(k_), experts = static_cast<double>(experts_);
+    const double expert_bytes = 4.0 * (2.0 * d * de + de + d);
+    // Tokens per expert: the last call's when it had this many tokens, else only their sum (N·k)
+    // and the number of experts that can be reached (at most E, at most N·k) are known.
+    double pairs = n * k, reached = std::min(experts, n * k);
+    if (last_tokens_ == tokens) {
+      pairs = 0;
+      reached = 0;
+      for (int64_t e = 0; e < experts_; ++e) {
+        pairs += static_cast<double>(tokens_per_expert_[e]);
+        reached += tokens_per_expert_[e] > 0 ? 1.0 : 0.0;
+      }
+    }
     Cost c;
-    c.stage_flops = {2.0 * n * d_ * experts_, 4.0 * n * k_ * d_ * d_e_, 2.0 * n * k_ * d_};
-    c.flops = 2.0 * n * d_ * experts_ + 4.0 * n * k_ * d_ * d_e_;
-    // Experts that can receive tokens: at most E, at most N·k.
-    c.weight_bytes = 4.0 * d_ * experts_ + std::min<double>(experts_, n * k_) * expert_bytes;
-    c.activation_bytes = 4.0 * n * (2.0 * d_ + 2.0 * k_ * d_ + 2.0 * k_ * d_e_);
+    const double route = 2.0 * n * d * experts + n * route_top_k_flops(experts_, k_);
+    const double expert_gemms = 4.0 * pairs * d * de;
+    if (grouped_) c.stage_flops = {route, expert_gemms, 2.0 * n * k * d};
+    else c.stage_flops = {route, expert_gemms + 4.0 * n * k * d};
+    for (double f : c.stage_flops) c.flops += f;
+    c.weight_bytes = 4.0 * d * experts + reached * expert_bytes;
+    // X (read by the router and gathered), Y, logits, and per (token, choice) the gathered input
+    // row, the hidden row and the output row, each written and read (per_token: the input row is
+    // read in place, the output row is updated in Y).
+    c.activation_bytes = 4.0 * n * (3.0 * d + 2.0 * experts) + 4.0 * pairs * (2.0 * d + 2.0 * de + 2.0 * d);
     c.working_set_bytes = expert_bytes;
     return c;
   }
 
   double tolerance() const override { return 1e-4; }
-  // Two logits within float rounding can swap the k-th choice: that token differs wholesale.
+
+  // Two router logits within float rounding of each other can swap the k-th choice, and that
+  // token then differs wholesale. Margin per row: routing.hpp's top_k_margin on the reference's
+  // logits, (l_a − l_b) / (Σ|x_i·W_r[i][a]| + Σ|x_i·W_r[i][b]|) minimized over chosen a and
+  // unchosen b: a gap relative to the rounding scale of the two dot products.
+  std::vector<double> decision_margins(const float* X, int64_t rows) const override {
+    std::vector<double> margins(rows), scale(experts_);
+    std::vector<float> logits(experts_);
+    for (int64_t t = 0; t < rows; ++t) {
+      const float* x = X + t * d_;
+      for (int64_t e = 0; e < experts_; ++e) {
+        double acc = 0, abs_acc = 0;
+        for (int64_t i = 0; i < d_; ++i) {
+          const double p = double(x[i]) * router_[i * experts_ + e];
+          acc += p;
+          abs_acc += std::abs(p);
+        }
+        logits[e] = static_cast<float>(acc);  // as the reference rounds them before choosing
+        scale[e] = abs_acc;
+      }
+      margins[t] = top_k_margin(logits.data(), scale.data(), experts_, k_);
+    }
+    return margins;
+  }
+  // γ_d + 2u of the router's length-d dot products (routing.cpp states why); 3.1e-5 at d = 512.
+  double decision_epsilon() const override { return top_k_epsilon(d_); }
+
   std::vector<std::string> stage_names() const override {
     return grouped_ ? std::vector<std::string>{"route", "experts", "combine"} : std::vector<std::string>{"route", "experts"};
+  }
+
+  // The router, every expert's weights and biases, and all scratch.
+  std::vector<MemoryRegion> memory_regions() const override {
+    std::vector<MemoryRegion> r;
+    auto add = [&r](const auto& v) {
+      if (!v.empty()) r.push_back({v.data(), v.size() * sizeof(v[0])});
+    };
+    add(router_);
+    for (const DenseFfnWeights& w : experts_w_) {
+      add(w.w1);
+      add(w.b1);
+      add(w.w2);
+      add(w.b2);
+    }
+    add(logits_);
+    add(weights_);
+    add(panel_in_);
+    add(hidden_);
+    add(expert_out_);
+    add(chosen_);
+    add(slot_);
+    add(order_);
+    return r;
+  }
+  std::string cold_mode_gaps() const override {
+    return "OpenBLAS's internal packing buffers (its own allocation, not reachable; rewritten from the weights "
+           "and activations on every sgemm call)";
   }
 
   std::map<std::string, std::string> extras() const override {
@@ -110,17 +188,21 @@ class MoeKernel final : public Kernel {
   }
 
  private:
+  // Scratch for `tokens` tokens, grown (never shrunk) with grow_scratch: zeroed by a static
+  // OpenMP loop, as the per-row loops that fill them split their rows.
   void reserve(int64_t tokens) {
-    if (static_cast<int64_t>(chosen_.size()) >= tokens * k_) return;
-    logits_.resize(tokens * experts_);
-    chosen_.resize(tokens * k_);
-    weights_.resize(tokens * k_);
-    slot_.resize(tokens * k_);
-    order_.resize(tokens * k_);
-    panel_in_.resize(std::min(tokens * k_, kPanelRows) * d_);
-    hidden_.resize(std::min(tokens * k_, kPanelRows) * d_e_);
-    expert_out_.resize(tokens * k_ * d_);
-    tokens_per_expert_.assign(experts_, 0);
+    const int64_t pairs = tokens * k_, panel = std::min(pairs, kPanelRows);
+    grow_scratch(logits_, tokens * experts_);
+    grow_scratch(chosen_, pairs);
+    grow_scratch(weights_, pairs);
+    grow_scratch(slot_, pairs);
+    grow_scratch(order_, pairs);
+    grow_scratch(panel_in_, panel * d_);
+    grow_scratch(hidden_, panel * d_e_);
+    grow_scratch(expert_out_, pairs * d_);
+    tokens_per_expert_.resize(experts_);
+    offsets_.resize(experts_ + 1);
+    next_.resize(experts_);
   }
 
   void route(const float* X, int64_t tokens) {
@@ -132,11 +214,12 @@ class MoeKernel final : public Kernel {
     // slot_ says where each pair's output row lands in expert_out_.
     std::fill(tokens_per_expert_.begin(), tokens_per_expert_.end(), 0);
     for (int64_t i = 0; i < tokens * k_; ++i) ++tokens_per_expert_[chosen_[i]];
-    offsets_.assign(experts_ + 1, 0);
+    offsets_[0] = 0;
     std::partial_sum(tokens_per_expert_.begin(), tokens_per_expert_.end(), offsets_.begin() + 1);
-    std::vector<int64_t> next(offsets_.begin(), offsets_.end() - 1);
+    std::copy(offsets_.begin(), offsets_.end() - 1, next_.begin());
+    last_tokens_ = tokens;
     for (int64_t i = 0; i < tokens * k_; ++i) {
-      const int64_t pos = next[chosen_[i]]++;
+      const int64_t pos = next_[chosen_[i]]++;
       order_[pos] = i;
       slot_[i] = pos;
     }
@@ -180,8 +263,8 @@ class MoeKernel final : public Kernel {
   // The naive form: per token and chosen expert, two matrix-vector products (single-threaded
   // BLAS inside the token loop).
   void run_experts_per_token(const float* X, float* Y, int64_t tokens) {
-    const int64_t per_thread = d_e_;
-    if (static_cast<int64_t>(hidden_.size()) < omp_get_max_threads() * per_thread) hidden_.resize(omp_get_max_threads() * per_thread);
+    const int64_t per_thread = (d_e_ + 15) / 16 * 16;  // whole cache lines per thread
+    grow_scratch(hidden_, static_cast<size_t>(omp_get_max_threads() * per_thread));
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < tokens; ++t) {
       float* h = hidden_.data() + omp_get_thread_num() * per_thread;
@@ -205,8 +288,10 @@ class MoeKernel final : public Kernel {
   bool grouped_;
   AlignedVector<float> router_, logits_, weights_, panel_in_, hidden_, expert_out_;
   std::vector<DenseFfnWeights> experts_w_;
-  std::vector<int32_t> chosen_;
-  std::vector<int64_t> slot_, order_, offsets_, tokens_per_expert_;
+  AlignedVector<int32_t> chosen_;
+  AlignedVector<int64_t> slot_, order_;
+  std::vector<int64_t> offsets_, next_, tokens_per_expert_;
+  int64_t last_tokens_ = -1;  // tokens of the last route(); tokens_per_expert_ belongs to it
 };
 
 class MoeVariant final : public Variant {
