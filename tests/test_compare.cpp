@@ -271,6 +271,13 @@ TEST(CompareCli, ExitStatusSaysWhetherThereIsARegression) {
   fs::remove_all(r.root);
 }
 
+TEST(CompareCli, HelpSaysWhatIsComparedAndHow) {
+  auto help = testing::run_cli("compare --help");
+  EXPECT_EQ(help.status, 0) << help.output;
+  for (const char* word : {"Hodges-Lehmann", "Moses", "Mann-Whitney", "--threshold", "--match", "Exit status"})
+    EXPECT_NE(help.output.find(word), std::string::npos) << word << "\n" << help.output;
+}
+
 TEST(CompareCli, BadInputExitsTwoWithOneMessage) {
   Runs r = make_runs("cmp_cli_bad", 5);
   auto bad = testing::run_cli(fmt::format("compare {} {} --threshold abc", r.a.string(), r.b.string()));

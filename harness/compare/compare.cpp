@@ -224,9 +224,10 @@ Comparison compare_runs(const CompareOptions& options) {
     p.median_a = stats::median(ta);
     p.median_b = stats::median(tb);
     const std::string sa = status_of(a, ra), sb = status_of(b, rb);
-    if (sa != "ok" || sb != "ok") {
+    auto failed = [](const std::string& status) { return !status.empty() && status != "ok"; };
+    if (failed(sa) || failed(sb)) {
       p.change = Change::untested;
-      p.note = sa != "ok" ? fmt::format("status {} in A", sa) : fmt::format("status {} in B", sb);
+      p.note = failed(sa) ? fmt::format("status {} in A", sa) : fmt::format("status {} in B", sb);
     } else if (p.reps_a < 2 || p.reps_b < 2) {
       p.change = Change::untested;
       p.note = fmt::format("{} vs {} repetitions: a test needs 2+ on each side", p.reps_a, p.reps_b);

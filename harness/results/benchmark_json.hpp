@@ -32,9 +32,9 @@ nlohmann::ordered_json benchmark_json(const std::string& run_folder);  // keys i
 // its path. Throws ConfigError("benchmark.json", path, reason) when it cannot be written.
 std::string write_benchmark_json(const std::string& run_folder);
 
-// For the sweep to call BEFORE a run: throws ConfigError("benchmark.json", path, reason) unless
-// a file can be created in run_folder and renamed to benchmark.json there (the folder exists, is
-// writable, and benchmark.json is not a folder). Leaves nothing behind.
+// For the sweep to call BEFORE a run (once the run folder exists): throws
+// ConfigError("benchmark.json", path, reason) unless the folder exists, a file can be created and
+// written in it, and no folder named benchmark.json is in the way. Leaves nothing behind.
 void check_benchmark_json_writable(const std::string& run_folder);
 
 }  // namespace ffnbench
