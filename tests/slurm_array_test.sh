@@ -101,7 +101,7 @@ done
 [ "$(sinfo -h -o %T 2> /dev/null)" = idle ] || fail "the node did not come up"
 
 ini=$tmp/slurm_tiny.ini
-printf "name = slurm_tiny\ntokens = 3,8,17\nthreads = 1,all\nrepetitions = 1\nwarmup_s = 0\nmin_time_s = 0\ncounters = none\n\n%b\n" \
+printf "name = slurm_tiny\ntokens = 3,8,17\nthreads = 1,all\nrepetitions = 1\nwarmup_s = 0\ninput_pool_mib = 4\nmin_time_s = 0\ncounters = none\n\n%b\n" \
   "$block" > "$ini"
 export FFNBENCH=$ffnbench FFNBENCH_RESULTS=$tmp/results
 export SBATCH_TIMELIMIT=5

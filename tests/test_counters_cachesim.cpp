@@ -226,7 +226,7 @@ TEST(CachesimSweep, EveryPointGetsSimulatedCountsInGridOrder) {
   }
   if (!make_counter_backend("cachesim")->probe().available) GTEST_SKIP() << "valgrind is not installed";
   const std::filesystem::path dir = testing::test_temp_dir("cachesim_sweep");
-  std::ofstream(dir / "x.ini") << "name = x\ntokens = 16,64,32\nthreads = 1,2\nrepetitions = 2\nwarmup_s = 0\n"
+  std::ofstream(dir / "x.ini") << "name = x\ntokens = 16,64,32\nthreads = 1,2\nrepetitions = 2\nwarmup_s = 0\ninput_pool_mib = 4\n"
                                   "min_time_s = 0.001\ncounters = cachesim\nevents = llc\noutput = "
                                << (dir / "out").string() << "\n\n[gemm_ffn]\nimpl = openblas\nd = 32\nd_ff = 64\n";
   const testing::CliResult r = testing::run_cli("sweep " + (dir / "x.ini").string());

@@ -15,6 +15,8 @@ using namespace ffnbench;
 
 namespace {
 
+constexpr double kSmallLlc = 1 << 20;  // pools of 2 MiB: the machine's LLC would make each test fill ~1 GB
+
 Point affine_point(const std::string& impl, int64_t tokens) {
   Point p;
   p.block = "test_affine";
@@ -56,7 +58,7 @@ TEST(Gate, ANanOutputFails) {
 TEST(MeasurePoint, KeepsEveryRepetitionWithStagesAndOverhead) {
   initialize_timing_engine({});
   auto none = make_counter_backend("none");
-  MeasureSettings s{3, 0.0, 0.002, false, 7};
+  MeasureSettings s{3, 0.0, 0.002, false, 7, true, kSmallLlc};
   PointMeasurement m = measure_point(affine_point("good", 32), s, *none);
   ASSERT_EQ(m.status, "ok") << m.reason;
   ASSERT_EQ(m.reps.size(), 3u);
@@ -74,7 +76,7 @@ TEST(MeasurePoint, KeepsEveryRepetitionWithStagesAndOverhead) {
 TEST(MeasurePoint, AGateFailureIsNotTimed) {
   initialize_timing_engine({});
   auto none = make_counter_backend("none");
-  PointMeasurement m = measure_point(affine_point("broken", 8), MeasureSettings{}, *none);
+  PointMeasurement m = measure_point(affine_point("broken", 8), MeasureSettings{5, 0.1, 0.2, false, 1, true, kSmallLlc}, *none);
   EXPECT_EQ(m.status, "gate_failed");
   EXPECT_TRUE(m.reps.empty());
 }
@@ -83,7 +85,7 @@ TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
   initialize_timing_engine({});
   auto none = make_counter_backend("none");
   Point p = affine_point("good", 16);
-  PointMeasurement m = measure_point(p, MeasureSettings{2, 0.0, 0.001, false, 1}, *none);
+  PointMeasurement m = measure_point(p, MeasureSettings{2, 0.0, 0.001, false, 1, true, kSmallLlc}, *none);
   Experiment x;
   RunContext run{"r1", "m1", "abc", "none", "", {"d", "scale"}, {}, 64};
   PointRows rows = make_rows(run, x, p, m);
@@ -110,22 +112,24 @@ TEST(PointRows, ModelColumnsFilledAndCounterColumnsEmptyWithoutMeasurements) {
 TEST(MeasurePoint, FreshInputsGiveEveryCallTheNextBatchOfAPoolTwiceTheLlc) {
   initialize_timing_engine({});
   auto none = make_counter_backend("none");
-  const double llc = last_level_cache_bytes();
-  const int64_t batches = input_pool_batches(64, 8, true, llc);
-  EXPECT_GE(static_cast<double>(batches) * 64 * 8 * 4, 2 * llc);
-  EXPECT_GE(batches, 2);
-  EXPECT_EQ(input_pool_batches(64, 8, false, llc), 1);
-  EXPECT_EQ(input_pool_batches(1 << 20, 1024, true, llc), 2);  // a batch larger than the LLC: two alternate
+  const double llc = kSmallLlc;
+  const int64_t pool_tokens = input_pool_tokens(64, 8, true, llc);
+  const int64_t batches = pool_tokens / 64;
+  EXPECT_GE(static_cast<double>(batches) * 64 * 8 * 4, 2 * llc) << "the batches cycled through hold 2x the LLC";
+  EXPECT_EQ(input_pool_tokens(64, 8, false, llc), 64);  // repeat: one batch
+  const int64_t big = input_pool_tokens(1 << 20, 1024, true, 32 << 20);  // a batch larger than the LLC
+  EXPECT_EQ(big / (1 << 20), 2) << "two batches alternate";
 
-  MeasureSettings fresh{2, 0.0, 0.001, false, 7, true};
+  MeasureSettings fresh{2, 0.0, 0.001, false, 7, true, kSmallLlc};
   PointMeasurement m = measure_point(affine_point("good", 64), fresh, *none);
   ASSERT_EQ(m.status, "ok") << m.reason;
   EXPECT_EQ(m.input_batches, batches);
   int64_t timed = 0;
   for (const auto& r : m.reps) timed += r.iterations;
-  ASSERT_LT(timed + 2, batches);
-  // The gated first call, one warm-up call (warmup_s = 0) and every timed call: each a new batch.
-  EXPECT_EQ(std::stoll(m.extras.at("distinct_inputs")), timed + 2);
+  // The gated first call, one warm-up call (warmup_s = 0) and every timed call: each the next
+  // batch, until the pool comes round again.
+  EXPECT_EQ(std::stoll(m.extras.at("distinct_inputs")), std::min(timed + 2, batches));
+  EXPECT_GT(std::stoll(m.extras.at("distinct_inputs")), 2);
 
   MeasureSettings repeat = fresh;
   repeat.fresh_inputs = false;
@@ -135,18 +139,32 @@ TEST(MeasurePoint, FreshInputsGiveEveryCallTheNextBatchOfAPoolTwiceTheLlc) {
 }
 
 TEST(InputPool, BatchZeroIsTheSingleBatchOfOneSeedAndBatchesDiffer) {
-  InputPool pool(5, 3, 4, 9);
+  InputPool pool(22, 3, 9);  // four batches of 5 tokens (and 2 left over), or seven of 3
   auto single = make_inputs(5, 3, 9);
-  EXPECT_TRUE(std::equal(single.begin(), single.end(), pool.batch(0)));
-  EXPECT_EQ(pool.batch(4), pool.batch(0));  // cycling
-  EXPECT_FALSE(std::equal(single.begin(), single.end(), pool.batch(1)));
-  EXPECT_EQ(pool.bytes(), 5u * 3 * 4 * sizeof(float));
+  EXPECT_TRUE(std::equal(single.begin(), single.end(), pool.batch(0, 5)));
+  EXPECT_EQ(pool.batches(5), 4);
+  EXPECT_EQ(pool.batch(4, 5), pool.batch(0, 5));  // cycling
+  EXPECT_EQ(pool.batch(1, 5), pool.batch(0, 5) + 5 * 3);
+  EXPECT_FALSE(std::equal(single.begin(), single.end(), pool.batch(1, 5)));
+  EXPECT_EQ(pool.batches(3), 7);
+  EXPECT_EQ(pool.bytes(), 22u * 3 * sizeof(float));
+  EXPECT_EQ(InputPool(5, 3, 9).batches(5), 1);
+}
+
+TEST(InputPool, ACacheSharesAPoolPerWidthGrowsItAndStartsAfreshForAnotherTeam) {
+  PoolCache cache;
+  auto a = cache.get(1, 8, 100, 3);
+  EXPECT_EQ(cache.get(1, 8, 50, 3), a) << "a smaller need is served by the pool there";
+  EXPECT_NE(cache.get(1, 16, 50, 3), a) << "another width, another pool";
+  auto grown = cache.get(1, 8, 200, 3);
+  EXPECT_EQ(grown->pool_tokens(), 200);
+  EXPECT_NE(cache.get(2, 8, 50, 3), grown) << "another thread count touches its own pages";
 }
 
 TEST(MeasurePoint, TheGateAlsoChecksATimedCall) {
   initialize_timing_engine({});
   auto none = make_counter_backend("none");
-  PointMeasurement m = measure_point(affine_point("late_broken", 16), MeasureSettings{2, 0.0, 0.001, false, 1}, *none);
+  PointMeasurement m = measure_point(affine_point("late_broken", 16), MeasureSettings{2, 0.0, 0.001, false, 1, true, kSmallLlc}, *none);
   EXPECT_EQ(m.status, "gate_failed");
   EXPECT_NE(m.reason.find("a timed call"), std::string::npos) << m.reason;
   EXPECT_EQ(m.gate.rows_checked, 32);  // 16 rows of the first call, 16 of the last timed one

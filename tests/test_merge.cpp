@@ -378,7 +378,7 @@ std::vector<fs::path> run_folders_under(const fs::path& root) {
 
 TEST_F(Merge, UnionOfRealShardSweepsIsTheUnshardedGridAndShardsAreDisjoint) {
   const fs::path ini = root / "shards.ini";
-  std::ofstream(ini) << "name = shards\ntokens = 1,3,8\nthreads = 1\nrepetitions = 1\nwarmup_s = 0\n"
+  std::ofstream(ini) << "name = shards\ntokens = 1,3,8\nthreads = 1\nrepetitions = 1\nwarmup_s = 0\ninput_pool_mib = 4\n"
                         "min_time_s = 0\ncounters = none\n\n[test_affine]\nd = 2,4\nscale = 1,3\n";
   auto sweep = [&](const std::string& results, const std::string& shard) {
     Experiment x = load_experiment(ini.string(), {"--output", (root / results).string()});

@@ -182,36 +182,3 @@ TEST(Noise, DriftProbeDoesFixedWorkAndJudgesTheChange) {
   EXPECT_EQ(drift_reason(DriftProbe{}, start), "");
 }
 
-TEST(Noise, MedianCiUsesTheBinomialRanksOfClaimsPy) {
-  EXPECT_FALSE(median_ci({1, 2, 3, 4, 5}).ok);  // n = 5: no ranks reach 95%
-  EXPECT_TRUE(std::isnan(median_ci({1, 2, 3, 4, 5}).rel_halfwidth));
-  EXPECT_DOUBLE_EQ(median_ci({1, 2, 3, 4, 5}).median, 3.0);
-  const MedianCi six = median_ci({6, 5, 4, 3, 2, 1});
-  ASSERT_TRUE(six.ok);
-  EXPECT_DOUBLE_EQ(six.low, 1);
-  EXPECT_DOUBLE_EQ(six.high, 6);
-  EXPECT_DOUBLE_EQ(six.coverage, 1 - 2.0 / 64);
-  std::vector<double> ten;
-  for (int i = 10; i >= 1; --i) ten.push_back(i);
-  const MedianCi t = median_ci(ten);  // ranks 2 and 9
-  EXPECT_DOUBLE_EQ(t.median, 5.5);
-  EXPECT_DOUBLE_EQ(t.low, 2);
-  EXPECT_DOUBLE_EQ(t.high, 9);
-  EXPECT_NEAR(t.coverage, 1 - 2 * 11.0 / 1024, 1e-12);
-  EXPECT_NEAR(t.rel_halfwidth, 3.5 / 5.5, 1e-12);
-  std::vector<double> twenty;
-  for (int i = 1; i <= 20; ++i) twenty.push_back(i);
-  const MedianCi w = median_ci(twenty);  // ranks 6 and 15
-  EXPECT_DOUBLE_EQ(w.low, 6);
-  EXPECT_DOUBLE_EQ(w.high, 15);
-  EXPECT_NEAR(w.coverage, 1 - 2 * 21700.0 / (1 << 20), 1e-12);
-  // Large n: the ranks close in on the median (n = 2000: ±~44 ranks).
-  std::vector<double> many;
-  for (int i = 1; i <= 2000; ++i) many.push_back(i);
-  const MedianCi m = median_ci(many);
-  ASSERT_TRUE(m.ok);
-  EXPECT_GT(m.low, 940);
-  EXPECT_LT(m.high, 1060);
-  EXPECT_GE(m.coverage, 0.95);
-  EXPECT_EQ(noisy_reason(t.rel_halfwidth, 0), "noisy: 95% CI ±63.6% of the median > ±5.0%");
-}

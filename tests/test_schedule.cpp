@@ -26,7 +26,7 @@ Point affine(const std::string& id, int64_t tokens, int threads, const std::stri
 
 }  // namespace
 
-TEST(Schedule, GroupsArePointsSharingTokensAndThreadsInFirstAppearanceOrder) {
+TEST(Schedule, GroupsArePointsSharingTokensAndThreadsByThreadsThenFirstAppearance) {
   std::vector<Point> pts = {affine("a", 64, 1), affine("b", 64, 2), affine("c", 64, 1), affine("d", 8, 1)};
   std::vector<const Point*> in;
   for (auto& p : pts) in.push_back(&p);
@@ -35,8 +35,8 @@ TEST(Schedule, GroupsArePointsSharingTokensAndThreadsInFirstAppearanceOrder) {
   EXPECT_EQ(groups[0].size(), 2u);
   EXPECT_EQ(groups[0][0]->point_id, "a");
   EXPECT_EQ(groups[0][1]->point_id, "c");
-  EXPECT_EQ(groups[1][0]->point_id, "b");
-  EXPECT_EQ(groups[2][0]->point_id, "d");
+  EXPECT_EQ(groups[1][0]->point_id, "d");
+  EXPECT_EQ(groups[2][0]->point_id, "b");
 }
 
 TEST(Schedule, RoundOrdersArePermutationsFixedByTheSeedAndVaryByRound) {
@@ -58,10 +58,10 @@ TEST(Schedule, EveryPointIsVisitedOncePerRoundAndFailuresComeOutBeforeTheRounds)
   auto none = make_counter_backend("none");
   std::vector<Point> pts = {affine("a", 16, 1), affine("b", 16, 1, "broken"), affine("c", 16, 1)};
   std::vector<const Point*> group = {&pts[0], &pts[1], &pts[2]};
-  MeasureSettings s{4, 0.0, 0.001, false, 3, true};
+  MeasureSettings s{4, 0.0, 0.001, false, 3, true, 1 << 20};
   std::vector<std::pair<std::string, PointMeasurement>> out;
   std::vector<std::string> log;
-  run_interleaved(group, s, *none, MemoryGuard{}, [&](const Point& p, PointMeasurement m) { out.emplace_back(p.point_id, std::move(m)); },
+  run_interleaved(group, s, *none, MemoryGuard{}, nullptr, [&](const Point& p, PointMeasurement m) { out.emplace_back(p.point_id, std::move(m)); },
                   [&](const std::string& line) { log.push_back(line); });
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].first, "b");  // its gate failed while the group was being built
@@ -95,8 +95,8 @@ TEST(Schedule, AGroupThatDoesNotFitIsSplitIntoTheLargestGroupsThatDoAndSaysSo) {
                       return 10 * gib - used;
                     }};
   std::vector<std::string> order, log;
-  MeasureSettings s{2, 0.0, 0.001, false, 3, true};
-  run_interleaved(group, s, *none, guard, [&](const Point& p, PointMeasurement m) {
+  MeasureSettings s{2, 0.0, 0.001, false, 3, true, 1 << 20};
+  run_interleaved(group, s, *none, guard, nullptr, [&](const Point& p, PointMeasurement m) {
         EXPECT_EQ(m.status, "ok") << m.reason;
         EXPECT_EQ(m.reps.size(), 2u);
         order.push_back(p.point_id);

@@ -49,7 +49,7 @@ class SweepE2E : public ::testing::Test {
     fs::remove_all(root);
     fs::create_directories(root);
     ini = (root / "tiny.ini").string();
-    std::ofstream(ini) << "name = tiny\ntokens = 3,17\nthreads = 1\nrepetitions = 2\nwarmup_s = 0\n"
+    std::ofstream(ini) << "name = tiny\ntokens = 3,17\nthreads = 1\nrepetitions = 2\nwarmup_s = 0\ninput_pool_mib = 4\n"
                           "min_time_s = 0.001\ncounters = papi\nevents = perf::TASK-CLOCK\n"
                           "output = " << (root / "results").string() << "\n\n"
                           "[gemm_ffn]\nimpl = openblas,naive\nd = 16\nd_ff = 24\n";

@@ -1,4 +1,5 @@
 #include "calibrate/calibrate.hpp"
+#include "machine/topology.hpp"
 
 #include <omp.h>
 #include <pthread.h>
@@ -342,6 +343,11 @@ Ceilings run_calibration(const CalibrateOptions& options, const std::function<vo
   c.created = utc_now();
   c.budget_s = options.budget_s;
   c.caches = read_cpu_caches();
+  if (c.caches.empty()) {  // a guest without sysfs cache folders: what CPUID says (machine/topology)
+    for (const auto& k : cpu_info().caches)
+      c.caches.push_back({k.level, k.type, k.size_bytes, k.ways, k.line_bytes, std::max(1, k.shared_by_cpus)});
+    if (!c.caches.empty()) c.notes.push_back("cache sizes from CPUID: this system's sysfs has no cache folders");
+  }
   const std::vector<Isa> isas = supported_isas();
   if (isas.empty()) throw std::runtime_error("calibrate: this CPU has neither AVX2+FMA nor AVX-512");
   const Isa wide = widest_isa();

@@ -234,37 +234,6 @@ NoiseFacts measure(const NoiseProbe& before, const NoiseProbe& after, const std:
   return f;
 }
 
-MedianCi median_ci(std::vector<double> values) {
-  MedianCi ci;
-  const size_t n = values.size();
-  ci.low = ci.high = ci.rel_halfwidth = NAN;
-  if (n == 0) {
-    ci.median = NAN;
-    return ci;
-  }
-  std::sort(values.begin(), values.end());
-  ci.median = n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-  // P(B <= k) by the pmf recurrence C(n,k+1) = C(n,k)·(n−k)/(k+1), in doubles (2^-n underflows
-  // only past n ~ 1000: then log space).
-  const double alpha = 0.025;
-  double log_pmf = -static_cast<double>(n) * std::log(2.0), cdf = 0, below = 0;
-  size_t rank = 0;
-  for (size_t k = 0; k + 1 <= (n + 1) / 2; ++k) {
-    cdf += std::exp(log_pmf);
-    if (cdf > alpha + 1e-12) break;
-    rank = k + 1;
-    below = cdf;
-    log_pmf += std::log(static_cast<double>(n - k)) - std::log(static_cast<double>(k + 1));
-  }
-  if (rank == 0) return ci;
-  ci.ok = true;
-  ci.low = values[rank - 1];
-  ci.high = values[n - rank];
-  ci.coverage = 1 - 2 * below;
-  if (ci.median != 0) ci.rel_halfwidth = (ci.high - ci.low) / 2 / std::fabs(ci.median);
-  return ci;
-}
-
 std::string noisy_reason(double ci_rel_halfwidth, double steal_frac) {
   std::vector<std::string> why;
   if (std::isfinite(ci_rel_halfwidth) && ci_rel_halfwidth > kNoisyCiRelHalfwidth)

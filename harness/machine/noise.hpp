@@ -97,18 +97,6 @@ struct NoiseFacts {
 // in the note.
 NoiseFacts measure(const NoiseProbe& before, const NoiseProbe& after, const std::vector<int>& cpus_used);
 
-// The median of `values` and its distribution-free 95% CI: order statistics x_(l) and x_(n+1-l)
-// with l the largest rank where P(B <= l-1) <= 2.5%, B ~ Binomial(n, 1/2) (plots/claims.py's
-// order_statistic_ci, the same ranks). ok = false (low, high NaN) for n < 6, where no ranks reach
-// 95%. rel_halfwidth = (high − low) / 2 / median, the argument noisy_reason() takes.
-struct MedianCi {
-  double median = 0, low = 0, high = 0;
-  double coverage = 0;       // >= 0.95 when ok
-  double rel_halfwidth = 0;  // NaN when !ok or the median is 0
-  bool ok = false;
-};
-MedianCi median_ci(std::vector<double> values);
-
 // "noisy: 95% CI ±7.1% of the median > ±5%; steal 3.0% of CPU time > 2%", or "" when neither
 // bound is exceeded. A NaN argument means "not known" and is not judged.
 std::string noisy_reason(double ci_rel_halfwidth, double steal_frac);

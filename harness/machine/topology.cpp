@@ -1,7 +1,9 @@
 #include "machine/topology.hpp"
 
+#include <cpuid.h>
 #include <omp.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -51,6 +53,54 @@ std::string amd_uarch(int family, int model) {
   if (family == 0x19) return (model >= 0x10 && model < 0x20) || model >= 0x60 ? "Zen 4" : "Zen 3";
   if (family == 0x1A) return "Zen 5";
   return "";
+}
+
+// AMD's older cache leaves (0x80000005: L1d, 0x80000006: L2 and L3), which guests often keep when
+// 0x8000001D is hidden. L3 sharing is not reported there: taken as every logical CPU of this system.
+std::vector<CpuCache> amd_legacy_caches() {
+  std::vector<CpuCache> out;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0x80000005, &a, &b, &c, &d)) return out;
+  if ((c >> 24) > 0) out.push_back({1, "Data", int64_t{c >> 24} << 10, static_cast<int>(c & 0xff), static_cast<int>((c >> 16) & 0xff), 1});
+  if ((d >> 24) > 0) out.push_back({1, "Instruction", int64_t{d >> 24} << 10, static_cast<int>(d & 0xff), static_cast<int>((d >> 16) & 0xff), 1});
+  if (!__get_cpuid(0x80000006, &a, &b, &c, &d)) return out;
+  if ((c >> 16) > 0) out.push_back({2, "Unified", int64_t{c >> 16} << 10, static_cast<int>(c & 0xff), 0, 1});
+  if ((d >> 18) > 0)
+    out.push_back({3, "Unified", int64_t{d >> 18} << 19, static_cast<int>(d & 0xff), 0,
+                   static_cast<int>(std::max(1l, sysconf(_SC_NPROCESSORS_CONF)))});
+  return out;
+}
+
+// The deterministic cache parameters CPUID reports (leaf 4 on Intel, 0x8000001D on AMD; the same
+// layout), for guests whose sysfs has no cache/ folder. A VM passes the host's geometry through.
+std::vector<CpuCache> caches_from_cpuid() {
+  std::vector<CpuCache> out;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return out;
+  const bool amd = b == 0x68747541;  // "Auth"enticAMD
+  unsigned leaf = 4;
+  if (amd) {
+    if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x8000001D) return out;
+    leaf = 0x8000001D;
+  } else if (a < 4) {
+    return out;
+  }
+  for (unsigned i = 0; i < 16; ++i) {
+    __cpuid_count(leaf, i, a, b, c, d);
+    if (i == 0 && (a & 0x1f) == 0 && amd) return amd_legacy_caches();  // a hypervisor hid the leaf
+    const unsigned type = a & 0x1f;
+    if (type == 0) break;
+    CpuCache cache;
+    cache.level = static_cast<int>((a >> 5) & 0x7);
+    cache.type = type == 1 ? "Data" : type == 2 ? "Instruction" : "Unified";
+    cache.line_bytes = static_cast<int>((b & 0xfff) + 1);
+    cache.ways = static_cast<int>(((b >> 22) & 0x3ff) + 1);
+    const int64_t partitions = ((b >> 12) & 0x3ff) + 1, sets = static_cast<int64_t>(c) + 1;
+    cache.size_bytes = cache.ways * partitions * cache.line_bytes * sets;
+    cache.shared_by_cpus = static_cast<int>(((a >> 14) & 0xfff) + 1);
+    out.push_back(cache);
+  }
+  return out;
 }
 
 CpuInfo read_cpu_info() {
@@ -119,6 +169,7 @@ CpuInfo read_cpu_info() {
     c.shared_by_cpus = count;
     info.caches.push_back(c);
   }
+  if (info.caches.empty()) info.caches = caches_from_cpuid();
   std::sort(info.caches.begin(), info.caches.end(), [](const CpuCache& a, const CpuCache& b) {
     return a.level != b.level ? a.level < b.level : a.type < b.type;
   });

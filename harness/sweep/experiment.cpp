@@ -25,6 +25,7 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
       {"min_time_s", "minimum seconds per repetition; sets the iterations per repetition (0..600)"},
       {"cache_mode", "hot (weights stay cached between calls) or cold (flushed before each call)"},
       {"inputs", "fresh (each call reads the next batch of distinct tokens from a pool of at least twice the LLC) or repeat (every call reads one batch)"},
+      {"input_pool_mib", "fresh inputs: the pool's least size in MiB (auto: twice the last-level cache; set it where the reported LLC is not the one this guest sees)"},
       {"schedule", "interleaved (the points sharing tokens and threads are built once and visited in rounds, each round in an order shuffled from the seed) or sequential (each point's repetitions in a row)"},
       {"counters", "counter backend: auto, or one of the backends `ffnbench list` shows"},
       {"events", "comma list of counter events (PAPI, likwid, perf:: or cachesim names; flops, llc, mem); empty: the backend's defaults"},
@@ -248,6 +249,8 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (auto* v = get("min_time_s")) x.min_time_s = parse_number<double>("min_time_s", *v, 0, 600, "a number");
   if (auto* v = get("cache_mode")) x.cache_mode = choice("cache_mode", *v, {"hot", "cold"});
   if (auto* v = get("inputs")) x.inputs = choice("inputs", *v, {"fresh", "repeat"});
+  if (auto* v = get("input_pool_mib"))
+    x.input_pool_mib = *v == "auto" ? 0 : parse_number<double>("input_pool_mib", *v, 1, 1 << 20, "auto or a size in MiB");
   if (auto* v = get("schedule")) x.schedule = choice("schedule", *v, {"interleaved", "sequential"});
   if (auto* v = get("counters")) x.counters = *v;  // checked against the backends by the runner
   if (auto* v = get("events")) {

@@ -28,6 +28,7 @@ struct Experiment {
   double min_time_s = 0.2;
   std::string cache_mode = "hot";      // hot | cold
   std::string inputs = "fresh";        // fresh (each call the next batch of a pool) | repeat
+  double input_pool_mib = 0;           // fresh inputs: the least pool size; 0 (auto): twice the LLC
   std::string schedule = "interleaved";  // interleaved (rounds over each group) | sequential
   std::string counters = "auto";       // auto | <backend name>
   std::vector<std::string> events;     // counter events; empty: the backend's defaults

@@ -67,10 +67,22 @@ void add_noise(PointNoise& total, const NoiseFacts& f) {
 
 }  // namespace
 
-InputPool::InputPool(int64_t tokens, int64_t d_in, int64_t batches, uint64_t seed)
-    : tokens_(tokens), d_in_(d_in), batches_(std::max<int64_t>(batches, 1)),
-      data_(static_cast<size_t>(tokens * d_in * batches_)) {
+InputPool::InputPool(int64_t pool_tokens, int64_t d_in, uint64_t seed)
+    : pool_tokens_(std::max<int64_t>(pool_tokens, 1)), d_in_(d_in), data_(static_cast<size_t>(pool_tokens_ * d_in)) {
   fill_uniform(data_.data(), data_.size(), seed, kInputStream, -1.0f, 1.0f);
+}
+
+std::shared_ptr<const InputPool> PoolCache::get(int threads, int64_t d_in, int64_t pool_tokens, uint64_t seed) {
+  if (threads != threads_) {
+    by_width_.clear();  // their pages were touched by another team
+    threads_ = threads;
+  }
+  auto& pool = by_width_[d_in];
+  if (!pool || pool->pool_tokens() < pool_tokens) {
+    pool.reset();  // its memory goes back before the larger one is filled
+    pool = std::make_shared<InputPool>(pool_tokens, d_in, seed);
+  }
+  return pool;
 }
 
 double last_level_cache_bytes() {
@@ -80,10 +92,11 @@ double last_level_cache_bytes() {
   return llc > 0 ? llc : 32.0 * (1 << 20);  // unknown: assume a 32 MiB L3
 }
 
-int64_t input_pool_batches(int64_t tokens, int64_t d_in, bool fresh, double llc_bytes) {
-  if (!fresh) return 1;
-  const double batch_bytes = 4.0 * static_cast<double>(tokens) * static_cast<double>(d_in);
-  return std::max<int64_t>(2, static_cast<int64_t>(std::ceil(2.0 * llc_bytes / batch_bytes)));
+int64_t input_pool_tokens(int64_t tokens, int64_t d_in, bool fresh, double llc_bytes) {
+  if (!fresh) return tokens;
+  // floor(pool / N) batches hold at least pool - N tokens: 2·LLC worth plus two batches.
+  const auto llc_tokens = static_cast<int64_t>(std::ceil(2.0 * llc_bytes / (4.0 * static_cast<double>(d_in))));
+  return llc_tokens + 2 * tokens;
 }
 
 AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed) {
@@ -117,11 +130,14 @@ PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings
   m_.d_out = kernel_->d_out();
   m_.cost = kernel_->cost(point.tokens);
   m_.stage_names = kernel_->stage_names();
-  const int64_t batches =
-      input_pool_batches(point.tokens, m_.d_in, settings.fresh_inputs, last_level_cache_bytes());
-  if (pools) pool_ = pools(m_.d_in, batches);
-  if (!pool_) pool_ = std::make_shared<InputPool>(point.tokens, m_.d_in, batches, settings.seed);
-  m_.input_batches = pool_->batches();
+  const int64_t pool_tokens =
+      input_pool_tokens(point.tokens, m_.d_in, settings.fresh_inputs,
+                        settings.llc_bytes > 0 ? settings.llc_bytes : last_level_cache_bytes());
+  if (pools) pool_ = pools(m_.d_in, pool_tokens);
+  if (!pool_) pool_ = std::make_shared<InputPool>(pool_tokens, m_.d_in, settings.seed);
+  // A repeat point may be handed a larger pool: it still reads one batch.
+  batches_ = settings.fresh_inputs ? pool_->batches(point.tokens) : 1;
+  m_.input_batches = batches_;
   if (settings.cold_cache) {
     const std::string gaps = kernel_->cold_mode_gaps();
     if (!gaps.empty()) m_.reason = "cold mode cannot flush: " + gaps;
@@ -130,9 +146,9 @@ PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings
   y_.resize(point.tokens * m_.d_out);
   fill_parallel(y_.data(), y_.size(), std::nanf(""));  // an output the kernel forgets cannot pass
   timer_.resize(m_.stage_names.size());
-  kernel_->forward(pool_->batch(0), y_.data(), point.tokens, &timer_);
+  kernel_->forward(input(0), y_.data(), point.tokens, &timer_);
   calls_ = 1;
-  m_.gate = check_against_reference(*kernel_, pool_->batch(0), y_.data(), point.tokens);
+  m_.gate = check_against_reference(*kernel_, input(0), y_.data(), point.tokens);
   if (!m_.gate.passed) {
     m_.status = "gate_failed";
     m_.reason = "first call: " + m_.gate.detail;
@@ -145,7 +161,7 @@ PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings
   // run Google Benchmark reports.
   for (auto w0 = Clock::now(); t_call_ == 0 || seconds_since(w0) < settings.warmup_s;) {
     auto t0 = Clock::now();
-    kernel_->forward(pool_->batch(calls_++), y_.data(), point.tokens, nullptr);
+    kernel_->forward(input(calls_++), y_.data(), point.tokens, nullptr);
     t_call_ = std::max(seconds_since(t0), 1e-9);
   }
   iterations_ = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(settings.min_time_s / t_call_)), 1,
@@ -159,16 +175,16 @@ void PreparedPoint::visit(CounterBackend& counters, int round, int position, boo
     // A call shorter than a tenth of the repetition is cheap to repeat; a longer one is warmed by
     // reading what it reads (its weights, scratch and the next input), which costs a fraction of it.
     if (iterations_ >= 10) {
-      kernel_->forward(pool_->batch(calls_++), y_.data(), point_.tokens, nullptr);
+      kernel_->forward(input(calls_++), y_.data(), point_.tokens, nullptr);
     } else {
-      regions.push_back({pool_->batch(calls_), pool_->tokens() * pool_->d_in() * sizeof(float)});
+      regions.push_back({input(calls_), point_.tokens * pool_->d_in() * sizeof(float)});
       regions.push_back({y_.data(), y_.size() * sizeof(float)});
       g_touch_sink += touch_regions(regions);
       regions.resize(regions.size() - 2);
     }
   }
   const size_t input_slot = regions.size();
-  regions.push_back({nullptr, pool_->tokens() * pool_->d_in() * sizeof(float)});
+  regions.push_back({nullptr, point_.tokens * pool_->d_in() * sizeof(float)});
   regions.push_back({y_.data(), y_.size() * sizeof(float)});
 
   RepRecord rec;
@@ -181,7 +197,7 @@ void PreparedPoint::visit(CounterBackend& counters, int round, int position, boo
     counters.start();
     double overhead = seconds_since(c0);
     for (auto _ : state) {
-      const float* x = pool_->batch(calls_++);
+      const float* x = input(calls_++);
       if (settings_.cold_cache) {
         state.PauseTiming();
         regions[input_slot].data = x;
@@ -243,7 +259,7 @@ void PreparedPoint::visit(CounterBackend& counters, int round, int position, boo
 PointMeasurement PreparedPoint::finish() {
   if (ready() && calls_ > 1) {
     // The output of the last timed call, against the reference on the batch it read.
-    GateResult timed = check_against_reference(*kernel_, pool_->batch(calls_ - 1), y_.data(), point_.tokens);
+    GateResult timed = check_against_reference(*kernel_, input(calls_ - 1), y_.data(), point_.tokens);
     m_.gate = combine(m_.gate, timed);
     if (!timed.passed) {
       m_.status = "gate_failed";
@@ -257,8 +273,8 @@ PointMeasurement PreparedPoint::finish() {
 }
 
 PointMeasurement measure_point(const Point& point, const MeasureSettings& settings,
-                               CounterBackend& counters) {
-  PreparedPoint prepared(point, settings);
+                               CounterBackend& counters, const PoolSource& pools) {
+  PreparedPoint prepared(point, settings, pools);
   for (int r = 0; r < settings.repetitions && prepared.ready(); ++r)
     prepared.visit(counters, r, 0, /*warm=*/false);
   return prepared.finish();

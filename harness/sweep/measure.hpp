@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@ struct MeasureSettings {
   bool cold_cache = false;
   uint64_t seed = 1;
   bool fresh_inputs = true;  // inputs = fresh: every call reads the next batch of a pool
+  double llc_bytes = 0;      // the cache the pool must exceed twice; 0: last_level_cache_bytes()
 };
 
 struct RepRecord {
@@ -69,35 +71,54 @@ extern std::atomic<bool> g_interrupted;
 // Passes `--benchmark_*` flags through to Google Benchmark (once per process).
 void initialize_timing_engine(std::vector<std::string> benchmark_flags);
 
-// The inputs of a point: `batches` consecutive batches of `tokens` distinct tokens, uniform in
-// [-1, 1), the same for every variant of one width and seed (batch 0 is the same whatever the
-// pool size). Call c reads batch c mod batches. Filled by the current OpenMP team (the point's
-// threads): they touch its pages first.
+// The inputs of points: a pool of `pool_tokens` distinct tokens of width d_in, uniform in [-1, 1),
+// the same for every variant of one width and seed (token i is the same whatever the pool's size:
+// the first N tokens are make_inputs(N)). A call with N tokens reads batch c mod (pool_tokens / N),
+// the next N tokens each call. Filled by the current OpenMP team (the first point's threads): they
+// touch its pages first. Points of one width and thread count share one.
 class InputPool {
  public:
-  InputPool(int64_t tokens, int64_t d_in, int64_t batches, uint64_t seed);
-  const float* batch(int64_t call) const { return data_.data() + (call % batches_) * tokens_ * d_in_; }
-  int64_t batches() const { return batches_; }
-  int64_t tokens() const { return tokens_; }
+  InputPool(int64_t pool_tokens, int64_t d_in, uint64_t seed);
+  const float* batch(int64_t call, int64_t tokens) const {
+    return data_.data() + (call % batches(tokens)) * tokens * d_in_;
+  }
+  int64_t batches(int64_t tokens) const { return std::max<int64_t>(pool_tokens_ / tokens, 1); }
+  int64_t pool_tokens() const { return pool_tokens_; }
   int64_t d_in() const { return d_in_; }
   size_t bytes() const { return data_.size() * sizeof(float); }
 
  private:
-  int64_t tokens_, d_in_, batches_;
+  int64_t pool_tokens_, d_in_;
   AlignedVector<float> data_;
 };
 
-// Batches a pool needs: with fresh inputs, enough that the pool is at least twice `llc_bytes`
-// (so no call finds its input in the last-level cache), and at least 2; with repeat, 1.
-int64_t input_pool_batches(int64_t tokens, int64_t d_in, bool fresh, double llc_bytes);
+// Tokens a pool needs for calls of `tokens` tokens: with fresh inputs, enough that the batches the
+// calls cycle through hold at least twice `llc_bytes` (so no call finds its input in the
+// last-level cache) and at least two batches; with repeat, one batch.
+int64_t input_pool_tokens(int64_t tokens, int64_t d_in, bool fresh, double llc_bytes);
 // The size of the last-level data cache here (the largest level of cpu_info()), in bytes.
 double last_level_cache_bytes();
 
 // The legacy single batch: X[tokens][d_in] (batch 0 of every pool).
 AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed);
 
-// Where a point gets its input pool: (d_in, batches) -> pool; null: the point makes its own.
-using PoolSource = std::function<std::shared_ptr<const InputPool>(int64_t d_in, int64_t batches)>;
+// Where a point gets its input pool: (d_in, tokens needed) -> a pool of at least that many
+// tokens; null: the point makes its own.
+using PoolSource = std::function<std::shared_ptr<const InputPool>(int64_t d_in, int64_t pool_tokens)>;
+
+// Pools shared by the points of one thread count (a pool is first touched by its threads), grown
+// when a point needs more tokens; a new thread count starts afresh.
+class PoolCache {
+ public:
+  std::shared_ptr<const InputPool> get(int threads, int64_t d_in, int64_t pool_tokens, uint64_t seed);
+  PoolSource source(int threads, uint64_t seed) {
+    return [this, threads, seed](int64_t d_in, int64_t n) { return get(threads, d_in, n, seed); };
+  }
+
+ private:
+  int threads_ = 0;
+  std::map<int64_t, std::shared_ptr<const InputPool>> by_width_;
+};
 
 // One point, built and gated, between its visits. Kept alive for the whole group, so every visit
 // times the same weights.
@@ -127,7 +148,9 @@ class PreparedPoint {
   std::unique_ptr<Kernel> kernel_;
   AlignedVector<float> y_;
   StageTimer timer_;
-  int64_t calls_ = 0;       // forward calls made: the next one reads batch calls_ mod batches
+  const float* input(int64_t call) const { return pool_->batch(call % batches_, point_.tokens); }
+  int64_t calls_ = 0;       // forward calls made: the next one reads batch calls_ mod batches_
+  int64_t batches_ = 1;
   int64_t iterations_ = 1;
   double t_call_ = 0;
   PointMeasurement m_;
@@ -135,6 +158,6 @@ class PreparedPoint {
 
 // Prepares the point and visits it `repetitions` times in a row (schedule = sequential).
 PointMeasurement measure_point(const Point& point, const MeasureSettings& settings,
-                               CounterBackend& counters);
+                               CounterBackend& counters, const PoolSource& pools = nullptr);
 
 }  // namespace ffnbench

@@ -9,6 +9,7 @@
 
 #include "counters/derived.hpp"
 #include "machine/noise.hpp"
+#include "stats/order_stats.hpp"
 #include "results/schema.hpp"
 
 namespace ffnbench {
@@ -139,8 +140,9 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
     set_column(row, "time_max_s", num(t.max));
     set_column(row, "time_cov", num(t.cov));
     // The median's distribution-free 95% CI (order statistics); none below 6 repetitions.
-    const MedianCi ci = median_ci(times);
-    if (ci.ok) {
+    const stats::Interval ci = stats::median_ci(times);
+    const double ci_rel_halfwidth = ci.attainable && ci.estimate != 0 ? (ci.high - ci.low) / 2 / ci.estimate : NAN;
+    if (ci.attainable) {
       set_column(row, "time_ci_low_s", num(ci.low));
       set_column(row, "time_ci_high_s", num(ci.high));
     }
@@ -151,7 +153,7 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
       set_column(row, "other_load_frac", num(noise.other_s / noise.wall_s));
     }
     if (noise.mhz_samples > 0) set_column(row, "cpu_mhz", num(noise.mhz_sum / noise.mhz_samples));
-    const std::string noisy = noisy_reason(ci.ok ? ci.rel_halfwidth : NAN, steal);
+    const std::string noisy = noisy_reason(ci_rel_halfwidth, steal);
     if (!noisy.empty() && m.status == "ok")
       set_column(row, "status_reason", m.reason.empty() ? noisy : m.reason + "; " + noisy);
     set_column(row, "tokens_per_s", num(p.tokens / t.median));

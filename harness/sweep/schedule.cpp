@@ -25,6 +25,8 @@ std::vector<std::vector<const Point*>> interleaving_groups(const std::vector<con
       groups[it->second].push_back(p);
     }
   }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto& a, const auto& b) { return a.front()->threads < b.front()->threads; });
   return groups;
 }
 
@@ -56,13 +58,12 @@ void run_rounds(std::vector<std::unique_ptr<PreparedPoint>>& built, const Measur
 }  // namespace
 
 void run_interleaved(const std::vector<const Point*>& group, const MeasureSettings& settings,
-                     CounterBackend& counters, const MemoryGuard& guard,
+                     CounterBackend& counters, const MemoryGuard& guard, const PoolSource& pools,
                      const std::function<void(const Point&, PointMeasurement)>& on_measured,
                      const std::function<void(const std::string&)>& log) {
   std::function<int64_t()> available = guard.available;
   if (!available) available = [] { return available_memory_bytes(); };
   std::vector<std::unique_ptr<PreparedPoint>> built;
-  std::map<int64_t, std::shared_ptr<const InputPool>> pools;  // one per input width
   int64_t largest_footprint = 0;
 
   auto run_built = [&] {
@@ -70,7 +71,6 @@ void run_interleaved(const std::vector<const Point*>& group, const MeasureSettin
     if (g_interrupted.load()) return;
     for (auto& p : built) on_measured(p->point(), p->finish());
     built.clear();
-    pools.clear();
   };
 
   for (size_t i = 0; i < group.size() && !g_interrupted.load(); ++i) {
@@ -85,12 +85,7 @@ void run_interleaved(const std::vector<const Point*>& group, const MeasureSettin
     }
     std::unique_ptr<PreparedPoint> prepared;
     try {
-      // Points of one width share a pool: same seed, same tokens (a group shares N and T).
-      prepared = std::make_unique<PreparedPoint>(point, settings, [&](int64_t d_in, int64_t batches) {
-        auto& pool = pools[d_in];
-        if (!pool) pool = std::make_shared<InputPool>(point.tokens, d_in, batches, settings.seed);
-        return pool;
-      });
+      prepared = std::make_unique<PreparedPoint>(point, settings, pools);
     } catch (const std::bad_alloc&) {
       PointMeasurement m;
       m.status = "error";

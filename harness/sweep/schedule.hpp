@@ -15,7 +15,8 @@
 namespace ffnbench {
 
 // A group: the points that share tokens and threads (what a speedup compares), in grid order.
-// Groups come in the order of their first point in `points`.
+// Groups come by thread count (so input pools of one team serve them in turn), then in the order
+// of their first point in `points`.
 std::vector<std::vector<const Point*>> interleaving_groups(const std::vector<const Point*>& points);
 
 // The visiting order of round `round`: a permutation of 0..n-1 shuffled from (seed, round).
@@ -28,12 +29,12 @@ struct MemoryGuard {
 };
 
 // The caller configures `counters` for the group's thread count.
-// Prepares the group's points (sharing one input pool per width), runs `settings.repetitions`
+// Prepares the group's points (their input pools from `pools`), runs `settings.repetitions`
 // rounds, and returns each point's measurement in the group's order. When the next point would
 // not fit beside those already built, the built ones run as a sub-group of their own first,
 // and `log` says so. `on_measured` receives every finished point as its sub-group ends.
 void run_interleaved(const std::vector<const Point*>& group, const MeasureSettings& settings,
-                     CounterBackend& counters, const MemoryGuard& guard,
+                     CounterBackend& counters, const MemoryGuard& guard, const PoolSource& pools,
                      const std::function<void(const Point&, PointMeasurement)>& on_measured,
                      const std::function<void(const std::string&)>& log);
 

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "machine/machine_info.hpp"
 #include "machine/noise.hpp"
 #include "machine/topology.hpp"
+#include "results/benchmark_json.hpp"
 #include "results/run_folder.hpp"
 #include "results/schema.hpp"
 #include "sweep/measure.hpp"
@@ -98,12 +100,13 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   if (invalid == points.size())
     throw ConfigError("experiment", x.name, "no valid point to run (every cell is invalid)");
   // The input pool of every point must fit (a width is known from the variant's `d`).
-  const double llc = last_level_cache_bytes();
+  // input_pool_mib stands for twice the LLC.
+  const double llc = x.input_pool_mib > 0 ? x.input_pool_mib * (1 << 20) / 2 : last_level_cache_bytes();
   for (const auto& p : points) {
     if (p.invalid || !p.config.has("d")) continue;
     const int64_t d = p.config.integer("d");
-    const double pool_bytes = 4.0 * static_cast<double>(p.tokens) * static_cast<double>(d) *
-                              static_cast<double>(input_pool_batches(p.tokens, d, x.inputs == "fresh", llc));
+    const double pool_bytes = 4.0 * static_cast<double>(d) *
+                              static_cast<double>(input_pool_tokens(p.tokens, d, x.inputs == "fresh", llc));
     check_fits_in_memory("inputs", x.inputs,
                          pool_bytes, fmt::format("the input pool of {} ({} tokens of width {})", p.point_id,
                                                  p.tokens, d));
@@ -128,6 +131,12 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   const std::string mid = machine_id();
   RunFolder folder = opt.resume ? RunFolder::open_existing(x.output, x.name, mid, opt.resume_dir)
                                 : RunFolder::create(x.output, x.name, mid);
+  try {
+    check_benchmark_json_writable(folder.path());
+  } catch (const ConfigError&) {
+    if (!opt.resume) std::filesystem::remove_all(folder.path());  // a new folder leaves nothing behind
+    throw;
+  }
   if (opt.remeasure_noisy) {
     const auto noisy = folder.noisy_points();
     std::fprintf(stderr, "remeasuring %zu noisy point(s)\n", noisy.size());
@@ -169,7 +178,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   std::fprintf(stderr, "run folder: %s (counters: %s)\n", folder.path().c_str(), backend->name().c_str());
 
   MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed,
-                           x.inputs == "fresh"};
+                           x.inputs == "fresh", llc};
   auto previous = std::signal(SIGINT, on_sigint);
   Tally tally;
   std::vector<std::vector<std::string>> summary;
@@ -219,6 +228,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     return fmt::format("{} {} N={} T={}", p.block, p.config.has("impl") ? p.config.str("impl") : "", p.tokens, p.threads);
   };
   size_t started = 0;
+  PoolCache pools;
   if (x.schedule == "sequential") {
     for (const Point* p : todo) {
       if (g_interrupted.load()) break;
@@ -226,7 +236,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
       PointMeasurement m;
       try {
         backend->configure(x.events, p->threads);
-        m = measure_point(*p, settings, *backend);
+        m = measure_point(*p, settings, *backend, pools.source(p->threads, settings.seed));
       } catch (const std::bad_alloc&) {
         m.status = "error";
         m.reason = "out of memory building or running this point";
@@ -246,7 +256,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
       started += group.size();
       try {
         backend->configure(x.events, group.front()->threads);
-        run_interleaved(group, settings, *backend, guard, on_measured, [&](const std::string& line) {
+        run_interleaved(group, settings, *backend, guard, pools.source(group.front()->threads, settings.seed),
+                        on_measured, [&](const std::string& line) {
           progress.finish();
           std::fprintf(stderr, "%s\n", line.c_str());
         });
@@ -273,6 +284,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     else folder.write_file("machine.json", machine.dump(2) + "\n");
     if (!drift.empty()) std::fprintf(stderr, "%s\n", drift.c_str());
   }
+  if (tally.ok + tally.failed + tally.skipped > 0) write_benchmark_json(folder.path());
   print_summary(summary, tally, folder.path());
   if (g_interrupted.load()) {
     std::fprintf(stderr, "interrupted: finished points are saved; continue with --resume\n");
