@@ -26,7 +26,19 @@ def load_run(folder):
     if os.path.exists(machine_path):
         with open(machine_path) as f:
             machine = json.load(f)
+    machine["_conditions"] = measurement_conditions(points)
     return points, stages, machine
+
+
+def measurement_conditions(points):
+    """'fresh inputs, interleaved' (what every title says the points were measured under);
+    runs older than fresh inputs reused one batch on every call."""
+    def modes(column, missing):
+        if column not in points.columns:
+            return missing
+        values = sorted({str(v) for v in points[column].dropna()})
+        return "/".join(values) if values else missing
+    return f"{modes('inputs', 'repeat')} inputs, {modes('schedule', 'sequential')}"
 
 
 def load_ceilings(folder):
@@ -53,6 +65,8 @@ def title(ax, machine, what, threads=None, precision=None):
         parts.append(f"threads={threads}")
     if precision is not None:
         parts.append(f"precision={precision}")
+    if machine.get("_conditions"):
+        parts.append(machine["_conditions"])
     ax.set_title(f"{what}\n" + ", ".join(parts), fontsize=9)
 
 
