@@ -142,7 +142,7 @@ class PreparedPoint {
   PointMeasurement& measurement() { return m_; }
 
  private:
-  Point point_;
+  const Point& point_;  // the caller's: it outlives the prepared point (rows and re-runs refer to it)
   MeasureSettings settings_;
   std::shared_ptr<const InputPool> pool_;
   std::unique_ptr<Kernel> kernel_;

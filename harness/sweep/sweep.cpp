@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -270,6 +271,9 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     }
   }
   progress.finish();
+  // Interleaved groups come by thread count: the re-runs write their rows in grid order.
+  std::stable_sort(reruns.begin(), reruns.end(),
+                   [](const OfflineRerun& a, const OfflineRerun& b) { return a.point->index < b.point->index; });
   if (!reruns.empty() && !g_interrupted.load())
     run_offline_counters(*backend, reruns, [&](const OfflineRerun& r) { write_point(*r.point, r.measurement); });
   std::signal(SIGINT, previous);
