@@ -140,8 +140,10 @@ TEST(MeasurePoint, FreshInputsGiveEveryCallTheNextBatchOfAPoolTwiceTheLlc) {
 
 TEST(InputPool, BatchZeroIsTheSingleBatchOfOneSeedAndBatchesDiffer) {
   InputPool pool(22, 3, 9);  // four batches of 5 tokens (and 2 left over), or seven of 3
-  auto single = make_inputs(5, 3, 9);
-  EXPECT_TRUE(std::equal(single.begin(), single.end(), pool.batch(0, 5)));
+  InputPool one_batch(5, 3, 9);
+  const float* single_begin = one_batch.batch(0, 5);
+  std::vector<float> single(single_begin, single_begin + 5 * 3);
+  EXPECT_TRUE(std::equal(single.begin(), single.end(), pool.batch(0, 5))) << "token i is the same whatever the pool's size";
   EXPECT_EQ(pool.batches(5), 4);
   EXPECT_EQ(pool.batch(4, 5), pool.batch(0, 5));  // cycling
   EXPECT_EQ(pool.batch(1, 5), pool.batch(0, 5) + 5 * 3);

@@ -1,4 +1,5 @@
 #include "compare/compare.hpp"
+#include "core/text.hpp"
 
 #include <fmt/format.h>
 
@@ -21,11 +22,6 @@ namespace ffnbench {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 // Google Benchmark's compare.py: "9+ repetitions recommended".
 constexpr size_t kRecommendedRepetitions = 9;

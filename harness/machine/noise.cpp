@@ -1,4 +1,5 @@
 #include "machine/noise.hpp"
+#include "core/text.hpp"
 
 #include <dirent.h>
 #include <omp.h>
@@ -37,12 +38,6 @@ double self_cpu_seconds() {
   return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
 
 std::string percent(double frac) { return fmt::format("{:.1f}%", 100 * frac); }
 

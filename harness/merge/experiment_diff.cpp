@@ -1,4 +1,5 @@
 #include "merge/experiment_diff.hpp"
+#include "core/text.hpp"
 
 #include <fmt/format.h>
 
@@ -8,11 +9,6 @@ namespace ffnbench {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 std::string without_comment(const std::string& line) {
   size_t at = line.find('#');  // as Boost.Program_options reads the file

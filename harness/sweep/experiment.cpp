@@ -8,6 +8,7 @@
 
 #include "core/params.hpp"
 #include "core/registry.hpp"
+#include "core/text.hpp"
 #include "machine/topology.hpp"
 
 namespace po = boost::program_options;
@@ -38,12 +39,6 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;

@@ -41,8 +41,6 @@ class CollectingReporter final : public benchmark::BenchmarkReporter {
   std::vector<Run> runs;
 };
 
-volatile unsigned g_touch_sink = 0;  // keeps touch_regions' reads
-
 std::vector<int> cpus_of(const std::string& cpu_list) {  // "0 1" (pinned_cpus) -> {0, 1}
   std::vector<int> cpus;
   std::stringstream ss(cpu_list);
@@ -97,12 +95,6 @@ int64_t input_pool_tokens(int64_t tokens, int64_t d_in, bool fresh, double llc_b
   // floor(pool / N) batches hold at least pool - N tokens: 2·LLC worth plus two batches.
   const auto llc_tokens = static_cast<int64_t>(std::ceil(2.0 * llc_bytes / (4.0 * static_cast<double>(d_in))));
   return llc_tokens + 2 * tokens;
-}
-
-AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed) {
-  AlignedVector<float> X(tokens * d_in);
-  fill_uniform(X.data(), X.size(), seed, kInputStream, -1.0f, 1.0f);
-  return X;
 }
 
 void initialize_timing_engine(std::vector<std::string> benchmark_flags) {
@@ -179,7 +171,7 @@ void PreparedPoint::visit(CounterBackend& counters, int round, int position, boo
     } else {
       regions.push_back({input(calls_), point_.tokens * pool_->d_in() * sizeof(float)});
       regions.push_back({y_.data(), y_.size() * sizeof(float)});
-      g_touch_sink += touch_regions(regions);
+      benchmark::DoNotOptimize(touch_regions(regions));
       regions.resize(regions.size() - 2);
     }
   }

@@ -73,7 +73,7 @@ void initialize_timing_engine(std::vector<std::string> benchmark_flags);
 
 // The inputs of points: a pool of `pool_tokens` distinct tokens of width d_in, uniform in [-1, 1),
 // the same for every variant of one width and seed (token i is the same whatever the pool's size:
-// the first N tokens are make_inputs(N)). A call with N tokens reads batch c mod (pool_tokens / N),
+// the first N tokens are those of a pool of N). A call with N tokens reads batch c mod (pool_tokens / N),
 // the next N tokens each call. Filled by the current OpenMP team (the first point's threads): they
 // touch its pages first. Points of one width and thread count share one.
 class InputPool {
@@ -98,9 +98,6 @@ class InputPool {
 int64_t input_pool_tokens(int64_t tokens, int64_t d_in, bool fresh, double llc_bytes);
 // The size of the last-level data cache here (the largest level of cpu_info()), in bytes.
 double last_level_cache_bytes();
-
-// The legacy single batch: X[tokens][d_in] (batch 0 of every pool).
-AlignedVector<float> make_inputs(int64_t tokens, int64_t d_in, uint64_t seed);
 
 // Where a point gets its input pool: (d_in, tokens needed) -> a pool of at least that many
 // tokens; null: the point makes its own.
