@@ -16,7 +16,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "calibrate/calibrate.hpp"
 #include "counters/backend.hpp"
+#include "machine/topology.hpp"
 #include "results/csv.hpp"
 #include "results/schema.hpp"
 
@@ -261,4 +263,53 @@ TEST(Cli, HelpOnEverySubcommandAndListShowsBackends) {
   EXPECT_NE(list.output.find("papi"), std::string::npos);
   EXPECT_NE(list.output.find("d_ff"), std::string::npos);
   EXPECT_EQ(run("frobnicate").status, 2);
+}
+
+// With `ceilings`, each stage of stages.csv names its bound and the fraction of it reached, and
+// the run folder keeps the ceilings it was compared with; without, the columns say why not.
+TEST_F(SweepE2E, StagesSitOnTheRooflineOfTheGivenCeilings) {
+  ffnbench::Ceilings c;
+  c.cpu = ffnbench::cpu_info().model_name;
+  c.caches = {{1, "Data", 48 << 10, 12, 64, 1}, {2, "Unified", 1 << 20, 8, 64, 1}, {3, "Unified", 32 << 20, 16, 64, 1}};
+  c.peak_flops = {{"avx512", 1, 100, "fma"}};
+  for (const char* level : {"L1", "L2", "L3", "DRAM"}) c.bandwidth.push_back({level, "load", "avx512", 1, 1 << 20, 1 << 20, 50});
+  const std::string file = (root / "ceilings.json").string();
+  std::ofstream(file) << ffnbench::to_json(c).dump(2);
+  std::ofstream(ini, std::ios::app) << "layernorm = true\n";
+
+  Result with = run("sweep " + ini + " --ceilings " + file + " --gemm_ffn.impl openblas");
+  ASSERT_EQ(with.status, 0) << with.output;
+  auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_TRUE(fs::exists(folders[0] / "ceilings.json"));
+  auto stages = ffnbench::read_csv_file((folders[0] / "stages.csv").string());
+  ASSERT_EQ(stages.size(), 1u + 2u * 2u);  // 2 token counts × (layernorm, ffn)
+  for (size_t i = 1; i < stages.size(); ++i) {
+    auto row = as_map(stages[0], stages[i]);
+    SCOPED_TRACE(row["point_id"] + " " + row["stage"]);
+    EXPECT_NE(row["bound"], "") << row["roofline_note"];
+    EXPECT_GT(std::stod(row["ceiling_fraction"]), 0.0);
+    EXPECT_GT(std::stod(row["bound_time_s"]), 0.0);
+    EXPECT_GT(std::stod(row["bytes_model"]) + std::stod(row["stream_bytes_model"]), 0.0);
+    if (row["stage"] == "ffn") EXPECT_EQ(row["level"], "L1");  // 16×24 weights: 3.2 KB
+  }
+
+  fs::remove_all(root / "results");
+  Result without = run("sweep " + ini + " --gemm_ffn.impl openblas");
+  ASSERT_EQ(without.status, 0) << without.output;
+  folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u);
+  stages = ffnbench::read_csv_file((folders[0] / "stages.csv").string());
+  auto row = as_map(stages[0], stages[1]);
+  EXPECT_EQ(row["bound"], "");
+  EXPECT_EQ(row["roofline_note"], "no ceilings: run `ffnbench calibrate` and pass ceilings = <its ceilings.json>");
+
+  Result bad = run("sweep " + ini + " --ceilings " + (root / "missing.json").string());
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("'ceilings'"), std::string::npos) << bad.output;
+  c.cpu = "Some Other CPU";
+  std::ofstream(file) << ffnbench::to_json(c).dump(2);
+  bad = run("sweep " + ini + " --ceilings " + file);
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("not of 'Some Other CPU'"), std::string::npos) << bad.output;
 }

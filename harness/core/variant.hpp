@@ -24,6 +24,14 @@ struct Cost {
   double working_set_bytes = 0; // bytes that must stay cache-resident for the ideal traffic
   // Per-stage FLOPs, same order as Kernel::stage_names() (may be empty).
   std::vector<double> stage_flops;
+  // Per-stage roofline inputs (harness/sweep/roofline.hpp), same order: the bytes the stage
+  // moves between the cores and the cache level holding its working set (each gathered row
+  // counted per use: a gather re-reads), the bytes it streams once from or to memory (inputs,
+  // outputs, intermediates too large to stay cached), and that working set (what one thread must
+  // keep resident for the first kind of traffic; it picks the level). Empty: no memory model.
+  std::vector<double> stage_bytes;
+  std::vector<double> stage_stream_bytes;
+  std::vector<double> stage_working_set_bytes;
 };
 
 // Accumulates wall time per stage of one forward call. Kernels call begin/end around stages;

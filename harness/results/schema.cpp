@@ -24,8 +24,11 @@ std::vector<std::string> points_header(const std::vector<std::string>& param_nam
 }
 
 const std::vector<std::string>& stages_header() {
-  static const std::vector<std::string> h = {"run_id", "point_id", "stage", "time_median_s",
-                                             "fraction", "flops_model"};
+  static const std::vector<std::string> h = {
+      "run_id", "point_id", "stage", "time_median_s", "fraction", "flops_model",
+      // the stage's roofline (sweep/roofline.hpp): model traffic, achieved rates, its bound
+      "bytes_model", "stream_bytes_model", "working_set_bytes", "gflops_per_s", "gbs", "level", "bound",
+      "bound_time_s", "ceiling_fraction", "roofline_note"};
   return h;
 }
 

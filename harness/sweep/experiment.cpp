@@ -10,6 +10,7 @@
 #include "core/registry.hpp"
 #include "core/text.hpp"
 #include "machine/topology.hpp"
+#include "sweep/roofline.hpp"
 
 namespace po = boost::program_options;
 
@@ -28,6 +29,7 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
       {"inputs", "fresh (each call reads the next batch of distinct tokens from a pool of at least twice the LLC) or repeat (every call reads one batch)"},
       {"input_pool_mib", "fresh inputs: the pool's least size in MiB (auto: twice the last-level cache; set it where the reported LLC is not the one this guest sees)"},
       {"schedule", "interleaved (the points sharing tokens and threads are built once and visited in rounds, each round in an order shuffled from the seed) or sequential (each point's repetitions in a row)"},
+      {"ceilings", "ceilings.json of this machine (ffnbench calibrate): stages.csv then gives each stage's fraction of the ceiling that bounds it, and the run folder keeps a copy (empty: the run folder's own when resuming, else no fractions)"},
       {"counters", "counter backend: auto, or one of the backends `ffnbench list` shows"},
       {"events", "comma list of counter events (PAPI, likwid, perf:: or cachesim names; flops, llc, mem); empty: the backend's defaults"},
       {"seed", "seed of weights and inputs (non-negative integer)"},
@@ -247,6 +249,16 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (auto* v = get("input_pool_mib"))
     x.input_pool_mib = *v == "auto" ? 0 : parse_number<double>("input_pool_mib", *v, 1, 1 << 20, "auto or a size in MiB");
   if (auto* v = get("schedule")) x.schedule = choice("schedule", *v, {"interleaved", "sequential"});
+  if (auto* v = get("ceilings")) {
+    x.ceilings_path = *v;
+    if (!v->empty()) {  // a bad file stops the run before anything is written
+      const Ceilings c = read_ceilings_file(*v);
+      // Another CPU's ceilings would place this machine's stages under the wrong roofs.
+      if (!c.cpu.empty() && c.cpu != cpu_info().model_name)
+        throw ConfigError("ceilings", *v, fmt::format("ceilings of this CPU ('{}'), not of '{}': run `ffnbench calibrate` here",
+                                                      cpu_info().model_name, c.cpu));
+    }
+  }
   if (auto* v = get("counters")) x.counters = *v;  // checked against the backends by the runner
   if (auto* v = get("events")) {
     x.events.clear();

@@ -30,6 +30,7 @@ struct Experiment {
   std::string inputs = "fresh";        // fresh (each call the next batch of a pool) | repeat
   double input_pool_mib = 0;           // fresh inputs: the least pool size; 0 (auto): twice the LLC
   std::string schedule = "interleaved";  // interleaved (rounds over each group) | sequential
+  std::string ceilings_path;           // ceilings.json for the stages' roofline fractions; empty: none
   std::string counters = "auto";       // auto | <backend name>
   std::vector<std::string> events;     // counter events; empty: the backend's defaults
   std::map<std::string, std::string> counter_options;  // the [counters] section

@@ -11,6 +11,7 @@
 #include "machine/noise.hpp"
 #include "stats/order_stats.hpp"
 #include "results/schema.hpp"
+#include "sweep/roofline.hpp"
 
 namespace ffnbench {
 
@@ -49,6 +50,27 @@ std::string extras_text(const std::map<std::string, std::string>& extras) {
   std::string s;
   for (const auto& [k, v] : extras) s += (s.empty() ? "" : ";") + k + "=" + v;
   return s;
+}
+
+// One stages.csv row: time, share of the call, and the stage against its roofline.
+std::vector<std::string> stage_row(const RunContext& run, const Point& p, const PointMeasurement& m, size_t s,
+                                   double median_s, double call_median_s) {
+  const Cost& c = m.cost;
+  auto at = [s](const std::vector<double>& v) { return s < v.size() ? std::optional<double>(v[s]) : std::nullopt; };
+  const auto flops = at(c.stage_flops), bytes = at(c.stage_bytes), stream = at(c.stage_stream_bytes),
+             working_set = at(c.stage_working_set_bytes);
+  const bool timed = median_s > 0;
+  auto rate = [&](std::optional<double> v) { return v && timed ? num(*v / median_s / 1e9) : ""; };
+  std::optional<double> traffic;
+  if (bytes || stream) traffic = bytes.value_or(0) + stream.value_or(0);
+  StageBound b;
+  if (!bytes || !working_set || !stream) b.note = "the variant states no traffic model for this stage";
+  else if (!run.ceilings) b.note = run.ceilings_note;
+  else b = stage_bound(*run.ceilings, p.threads, {flops.value_or(0), *bytes, *stream, *working_set}, median_s);
+  return {run.run_id, p.point_id, m.stage_names[s], num(median_s), num(median_s / call_median_s),
+          optional_num(flops), optional_num(bytes), optional_num(stream), optional_num(working_set),
+          rate(flops), rate(traffic), b.level, b.bound, b.bound.empty() ? "" : num(b.bound_s),
+          b.bound.empty() ? "" : num(b.fraction), b.note};
 }
 
 std::vector<std::string> base_row(const RunContext& run, const Experiment& x, const Point& p) {
@@ -190,9 +212,7 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
     for (size_t s = 0; s < m.stage_names.size(); ++s) {
       std::vector<double> st;
       for (const auto& r : m.reps) st.push_back(s < r.stage_s_per_call.size() ? r.stage_s_per_call[s] : NAN);
-      double med = median_of(st);
-      out.stages.push_back({run.run_id, p.point_id, m.stage_names[s], num(med), num(med / t.median),
-                            s < m.cost.stage_flops.size() ? num(m.cost.stage_flops[s]) : ""});
+      out.stages.push_back(stage_row(run, p, m, s, median_of(st), t.median));
     }
     for (size_t r = 0; r < m.reps.size(); ++r) {
       const auto& rep = m.reps[r];

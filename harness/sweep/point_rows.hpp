@@ -1,8 +1,11 @@
 // Turning one measured point into rows of points.csv, stages.csv, reps.csv and counters.csv.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "calibrate/calibrate.hpp"
 
 #include "counters/backend.hpp"
 #include "sweep/experiment.hpp"
@@ -17,6 +20,8 @@ struct RunContext {
   std::vector<std::string> param_names;  // the p_<param> columns, in order
   std::vector<std::pair<std::string, std::string>> unavailable_events;  // (event, reason)
   double llc_line_bytes = 64;  // for the LLC-miss traffic estimate
+  std::optional<Ceilings> ceilings;  // the stages' roofline; absent: ceilings_note says why
+  std::string ceilings_note;
 };
 
 struct PointRows {

@@ -25,12 +25,28 @@
 #include "sweep/pinning.hpp"
 #include "sweep/point_rows.hpp"
 #include "sweep/progress.hpp"
+#include "sweep/roofline.hpp"
 #include "sweep/run_point.hpp"
 #include "sweep/schedule.hpp"
 
 namespace ffnbench {
 
 namespace {
+
+// The ceilings the stages are set against: the experiment's `ceilings` file (copied into the
+// run folder, so the run says what it was compared with), else the run folder's own on resume.
+void attach_ceilings(RunContext& run, const Experiment& x, const RunFolder& folder, bool resume) {
+  const std::string own = folder.file("ceilings.json");
+  if (!x.ceilings_path.empty()) {
+    run.ceilings = read_ceilings_file(x.ceilings_path);
+    if (!std::filesystem::exists(own) || !std::filesystem::equivalent(own, x.ceilings_path))
+      folder.write_file("ceilings.json", to_json(*run.ceilings).dump(2) + "\n");
+  } else if (resume && std::filesystem::exists(own)) {
+    run.ceilings = read_ceilings_file(own);
+  } else {
+    run.ceilings_note = "no ceilings: run `ffnbench calibrate` and pass ceilings = <its ceilings.json>";
+  }
+}
 
 void on_sigint(int) {
   if (g_interrupted.exchange(true)) std::_Exit(130);  // a second Ctrl-C: leave at once
@@ -155,6 +171,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     run.counter_fallbacks += (run.counter_fallbacks.empty() ? "" : " | ") + said;
   }
   run.param_names = parameter_columns(x);
+  attach_ceilings(run, x, folder, opt.resume);
   run.unavailable_events = backend->unavailable();
   for (const auto& c : cpu_info().caches)
     if (c.type != "Instruction" && c.line_bytes > 0) run.llc_line_bytes = c.line_bytes;

@@ -329,6 +329,36 @@ class FffKernel final : public Kernel {
         break;
       }
     }
+    // Roofline inputs per stage. The walks read each token's rows per use from wherever the
+    // reachable rows live, x and y streamed. The matrix forms stream their N x nodes logits
+    // (and mask or path scores) through memory and read their weight matrices from cache.
+    const double xy = 4.0 * n * (d + d_out), logit_bytes = 4.0 * n * K * nodes;
+    const double w_in = K * 4.0 * nodes * (d + 1.0);
+    switch (impl_) {
+      case Impl::PerToken:
+      case Impl::LevelBatched: {
+        const double per_token = ufb ? s_.levels() * 4.0 * (d + 1.0 + d_out) : s_.depth * 4.0 * (d + 1.0) + leaf_bytes;
+        c.stage_bytes = {n * K * per_token};
+        c.stage_stream_bytes = {xy};
+        c.stage_working_set_bytes = {c.weight_bytes};
+        break;
+      }
+      case Impl::MaskedMatrix: {
+        const double w_out = ufb ? K * 4.0 * nodes * d_out : touched_leaf_bytes;
+        c.stage_bytes = {w_in, 0.0, w_out};
+        c.stage_stream_bytes = {4.0 * n * d + logit_bytes, 2.0 * logit_bytes, logit_bytes + 4.0 * n * d_out};
+        c.stage_working_set_bytes = {w_in, 0.0, w_out};
+        break;
+      }
+      case Impl::FastFF: {
+        const double w_out = ufb ? K * reachable_rows(s_.levels()) * 4.0 * d_out : touched_leaf_bytes;
+        const double scores = 4.0 * n * K * (2.0 * R + L);
+        c.stage_bytes = {w_in, s_.path_matrix_bytes(), 0.0, w_out};
+        c.stage_stream_bytes = {4.0 * n * d + logit_bytes, logit_bytes + scores, 4.0 * n * K * L, 4.0 * n * d_out};
+        c.stage_working_set_bytes = {w_in, s_.path_matrix_bytes(), 0.0, w_out};
+        break;
+      }
+    }
     return c;
   }
 

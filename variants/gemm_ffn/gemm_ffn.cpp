@@ -166,7 +166,15 @@ class GemmFfnKernel final : public Kernel {
     if (ln) c.activation_bytes += 2.0 * 4.0 * n * d;             // LN(X) written and read (fp32)
     if (bf16_) c.activation_bytes += 2.0 * 2.0 * n * d;          // the bf16 copy of the input
     c.working_set_bytes = c.weight_bytes;
-    if (!stage_names().empty()) c.stage_flops = {ln_flops, 4.0 * n * d * f};
+    if (!stage_names().empty()) {
+      // LayerNorm streams X in and LN(X) out; the FFN streams LN(X) in, Y out and H out and
+      // back, and reads its weights (the GEMMs' packing re-reads them from cache: counted once).
+      const double weights = c.weight_bytes - 8.0 * d;
+      c.stage_flops = {ln_flops, 4.0 * n * d * f};
+      c.stage_bytes = {8.0 * d, weights};
+      c.stage_stream_bytes = {8.0 * n * d, 8.0 * n * d + 2.0 * n * f * wbytes};
+      c.stage_working_set_bytes = {8.0 * d, weights};
+    }
     return c;
   }
 

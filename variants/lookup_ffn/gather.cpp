@@ -19,6 +19,12 @@ GatherOrder parse_gather_order(const std::string& name) {
 
 int64_t column_blocks(int64_t d_out) { return (d_out + kGatherCols - 1) / kGatherCols; }
 
+int64_t tiled_gather_tile(int64_t tokens, int64_t d_out, int64_t tile, int threads) {
+  const int64_t col_blocks = column_blocks(d_out);
+  const int64_t tiles_wanted = (4 * threads + col_blocks - 1) / col_blocks;
+  return std::max<int64_t>(1, std::min(tile, (tokens + tiles_wanted - 1) / tiles_wanted));
+}
+
 int64_t bf16_block_position(int64_t j) {
   const int64_t within = j % 32;
   return j - within + (within < 16 ? 2 * within : 2 * (within - 16) + 1);
@@ -193,8 +199,7 @@ template <class T>
 void tiled(const GatherArgs& a, int64_t tile) {
   constexpr int64_t kCols = kGatherCols, kGroup = 32;
   const int64_t col_blocks = column_blocks(a.d_out);
-  const int64_t tiles_wanted = (4 * omp_get_max_threads() + col_blocks - 1) / col_blocks;
-  tile = std::max<int64_t>(1, std::min(tile, (a.tokens + tiles_wanted - 1) / tiles_wanted));
+  tile = tiled_gather_tile(a.tokens, a.d_out, tile, omp_get_max_threads());
   const int64_t tiles = (a.tokens + tile - 1) / tile;
   const T* tables = static_cast<const T*>(a.tables);
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)

@@ -23,6 +23,9 @@ GatherOrder parse_gather_order(const std::string& name);
 // widens them with a shift and a mask; bf16_block_position(j) is where column j of a block sits.
 inline constexpr int64_t kGatherCols = 64;
 int64_t column_blocks(int64_t d_out);
+// The tiled order's tokens per tile: at most `tile`, fewer so every thread gets about four
+// (column block, tile) units.
+int64_t tiled_gather_tile(int64_t tokens, int64_t d_out, int64_t tile, int threads);
 int64_t bf16_block_position(int64_t j);
 // Row layout [h][rows][d_out] -> column-blocked layout.
 template <class T>

@@ -214,7 +214,51 @@ class LookupFfnKernel final : public Kernel {
     // in a second. The reference keeps one token's codes at a time.
     c.activation_bytes = n * 4.0 * (s_.d + s_.d_out) + (opt ? n * 2.0 * 8.0 * s_.h : 0.0);
     c.working_set_bytes = s_.table_bytes(opt && bf16_);
+    stage_traffic(c, n, gathered_cols, row_bytes);
     return c;
+  }
+
+  // Per-stage roofline inputs (optimized path; the reference's stages are not timed apart).
+  //   projection  x streamed in; per token its LayerNorm, work, BH4-output and z tiles written
+  //               and read in the thread's scratch, and the projection's weights once per
+  //               64-token tile: together they must stay resident.
+  //   code_score  z read from the scratch; codes and scores streamed out.
+  //   gather      every gathered row read per use from where the order keeps the rows it
+  //               reuses (tiled: a 32-table group's column slice; token_major: all tables;
+  //               table_major: one table); codes, scores and y streamed (tiled: y once per
+  //               group and the codes once per column block; table_major: y once per table),
+  //               and the tables once per token tile.
+  void stage_traffic(Cost& c, double n, double gathered_cols, double row_bytes) const {
+    const double projection_weights = bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size();
+    const double tile_bytes = 4.0 * static_cast<double>(tile_floats());
+    const double tiles = std::ceil(n / kProjectionTile);
+    const double elt = bf16_ ? 2.0 : 4.0, codes = 8.0 * n * s_.h, y = 4.0 * n * s_.d_out;
+    double gather_ws = s_.table_bytes(bf16_), gather_stream = codes + y;
+    switch (order_) {
+      case GatherOrder::Tiled: {
+        const double blocks = static_cast<double>(column_blocks(s_.d_out));
+        const double groups = std::ceil(s_.h / 32.0);
+        gather_ws = 32.0 * s_.rows * kGatherCols * elt;
+        gather_stream = blocks * codes + 2.0 * groups * y + gather_token_tiles(n) * s_.h * s_.rows * gathered_cols * elt;
+        break;
+      }
+      case GatherOrder::TableMajor:
+        gather_ws = s_.rows * s_.d_out * elt;
+        gather_stream = codes + 2.0 * s_.h * y;
+        break;
+      case GatherOrder::TokenMajor:
+        break;
+    }
+    c.stage_bytes = {n * 2.0 * tile_bytes / kProjectionTile + tiles * projection_weights, 4.0 * n * s_.ht,
+                     n * s_.h * row_bytes};
+    c.stage_stream_bytes = {4.0 * n * s_.d, codes, gather_stream};
+    c.stage_working_set_bytes = {tile_bytes + projection_weights, 4.0 * kProjectionTile * s_.ht, gather_ws};
+  }
+
+  // Token tiles of the tiled gather at this thread count.
+  double gather_token_tiles(double n) const {
+    const auto tokens = static_cast<int64_t>(n);
+    return std::ceil(n / static_cast<double>(tiled_gather_tile(tokens, s_.d_out, tile_, omp_get_max_threads())));
   }
 
   // fp32: float vs double accumulation over ≤ h terms. bf16: each table entry rounded to 8

@@ -111,6 +111,18 @@ class MoeKernel final : public Kernel {
     // read in place, the output row is updated in Y).
     c.activation_bytes = 4.0 * n * (3.0 * d + 2.0 * experts) + 4.0 * pairs * (2.0 * d + 2.0 * de + 2.0 * d);
     c.working_set_bytes = expert_bytes;
+    // Route: X and the logits streamed, the router kept. Experts: per (token, choice) the
+    // gathered input, hidden and output rows streamed; grouped reads each reached expert's
+    // weights once, per_token once per (token, choice). Combine streams the output rows in and Y.
+    const double router = 4.0 * d * experts, rows = 4.0 * pairs * (2.0 * d + 2.0 * de + 2.0 * d);
+    c.stage_bytes = {router, grouped_ ? reached * expert_bytes : pairs * expert_bytes};
+    c.stage_stream_bytes = {4.0 * n * (d + 2.0 * experts), rows};
+    c.stage_working_set_bytes = {router, expert_bytes};
+    if (grouped_) {
+      c.stage_bytes.push_back(0.0);
+      c.stage_stream_bytes.push_back(4.0 * pairs * d + 4.0 * n * d);
+      c.stage_working_set_bytes.push_back(0.0);
+    }
     return c;
   }
 

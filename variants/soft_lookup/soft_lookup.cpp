@@ -74,6 +74,10 @@ class SoftLookupKernel final : public Kernel {
     c.weight_bytes = 4.0 * buckets_ * (d_ + d_out_);
     c.activation_bytes = 4.0 * n * (d_ + d_out_ + 2.0 * buckets_);
     c.working_set_bytes = c.weight_bytes;
+    // scores: X in, S out, R kept; softmax: S in and out; mix: S in, Y out, L kept.
+    c.stage_bytes = {4.0 * buckets_ * d_, 0.0, 4.0 * buckets_ * d_out_};
+    c.stage_stream_bytes = {4.0 * n * (d_ + buckets_), 8.0 * n * buckets_, 4.0 * n * (buckets_ + d_out_)};
+    c.stage_working_set_bytes = {4.0 * buckets_ * d_, 0.0, 4.0 * buckets_ * d_out_};
     return c;
   }
 
