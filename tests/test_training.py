@@ -16,6 +16,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "plots"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -328,6 +329,37 @@ class BadConfiguration(unittest.TestCase):
             self.assertEqual(status, 2, text)
             self.assertIn(message, err, text)
             self.assertEqual(err.count("\n"), 1, err)
+
+
+class QualityFigures(unittest.TestCase):
+    def test_pareto_front_keeps_only_undominated_points(self):
+        import quality_figures
+        latency = [1.0, 2.0, 0.5, 3.0, 2.5]
+        accuracy = [0.80, 0.85, 0.70, 0.84, 0.86]
+        self.assertEqual(quality_figures.pareto_front(latency, accuracy), [2, 0, 1, 4])
+
+    def test_every_figure_is_drawn_from_the_quality_columns(self):
+        import pandas as pd
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        rows = []
+        for weights, q, expert_tokens, leaf_tokens, t in (("random", "", "16|16|16|16", "8|8|8|8", 1.0e-3),
+                                                           ("results/models/moe/block.safetensors", 0.87,
+                                                            "40|10|8|6", "30|2|0|0", 1.1e-3)):
+            for threads in (1, 2):
+                base = {"status": "ok", "tokens": 64, "threads": threads, "impl": "grouped", "p_weights": weights,
+                        "quality_value": q, "quality_dense": 0.88 if q else "", "flops_model": 64 * 1e5}
+                rows.append({**base, "variant": "moe", "block": "moe", "time_median_s": t / threads,
+                             "extras": f"expert_tokens={expert_tokens};max_over_mean=1.5"})
+                rows.append({**base, "variant": "fff", "block": "fff", "time_median_s": 0.5 * t / threads,
+                             "p_weights": weights.replace("moe", "fff_ufb"), "extras": f"leaf_tokens={leaf_tokens}"})
+        pd.DataFrame(rows).to_csv(os.path.join(d, "points.csv"), index=False)
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "plots", "quality_figures.py"), d],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for name in ["quality_accuracy_vs_latency_T1", "quality_accuracy_vs_latency_T2", "quality_accuracy_vs_flops_T1",
+                     "quality_expert_load", "quality_leaf_histogram", "quality_random_vs_trained"]:
+            self.assertTrue(os.path.isfile(os.path.join(d, "figures", name + ".png")), name + "\n" + p.stdout)
 
 
 if __name__ == "__main__":
