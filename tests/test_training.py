@@ -140,6 +140,18 @@ class ModulesMatchTheNumpyReference(unittest.TestCase):
         block, tensors = self.check("lookup_bh4")
         self.assertEqual(tensors["bh4.weight"].shape, (2, 4, 4, 8, 8))  # R = ceil(40 / 32), d' = 32
 
+    def test_lookup_bh4_training_path_is_the_same_map(self):
+        torch.manual_seed(5)
+        block = families.build("lookup_ffn", 24, {"projection": "bh4", "h": "10", "tau": "4", "b": "8"})
+        perturb(block, 6)
+        x = torch.randn(50, 24)
+        with torch.no_grad():
+            block.train()
+            z_train = block.z(x)
+            block.eval()
+            z_eval = block.z(x)
+        np.testing.assert_allclose(z_train.numpy(), z_eval.numpy(), rtol=1e-5, atol=1e-5)
+
     def test_lookup_ffn_dense_projection(self):
         _, tensors = self.check("lookup_dense")
         self.assertEqual(tensors["proj.weight"].shape, (30, 24))
