@@ -178,20 +178,20 @@ TEST_F(TrainedWeights, FffLeavesAreTransposedFromPyTorchsLayout) {
 TEST_F(TrainedWeights, AMissingTensorIsRefusedWithItsNameAndShape) {
   DenseBlock().write(weights, /*with_b2=*/false);
   EXPECT_EQ(refusal(sweep()), prefix() + "has no tensor 'w2.bias' (it has: ln.bias, ln.weight, w1.bias, w1.weight, "
-                                         "w2.weight); gemm_ffn with d = 4, d_ff = 8, layernorm = true needs it as F32 [4]");
+                                         "w2.weight); gemm_ffn with d = 4, d_ff = 8, layernorm = true, activation = gelu_erf needs it as F32 [4]");
 }
 
 TEST_F(TrainedWeights, AWrongShapeIsRefused) {
   DenseBlock().write(weights);
   EXPECT_EQ(refusal(sweep("", "", " --gemm_ffn.d_ff 16")),
-            prefix() + "tensor 'w1.weight' is F32 [8, 4], but gemm_ffn with d = 4, d_ff = 16, layernorm = true needs F32 [16, 4]");
+            prefix() + "tensor 'w1.weight' is F32 [8, 4], but gemm_ffn with d = 4, d_ff = 16, layernorm = true, activation = gelu_erf needs F32 [16, 4]");
 }
 
 TEST_F(TrainedWeights, AWrongDtypeIsRefused) {
   std::string header = R"({"ln.weight":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})";
   test_support::write_raw_safetensors(weights, header, std::string(8, '\0'));
   EXPECT_EQ(refusal(sweep()), prefix() + "has no tensor 'w1.weight' (it has: ln.weight); gemm_ffn with d = 4, "
-                                         "d_ff = 8, layernorm = true needs it as F32 [8, 4]");
+                                         "d_ff = 8, layernorm = true, activation = gelu_erf needs it as F32 [8, 4]");
   header = R"({"ln.weight":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},)"
            R"("ln.bias":{"dtype":"F32","shape":[4],"data_offsets":[8,24]},)"
            R"("w1.weight":{"dtype":"F32","shape":[8,4],"data_offsets":[24,152]},)"
@@ -200,7 +200,7 @@ TEST_F(TrainedWeights, AWrongDtypeIsRefused) {
            R"("w2.bias":{"dtype":"F32","shape":[4],"data_offsets":[312,328]}})";
   test_support::write_raw_safetensors(weights, header, std::string(328, '\0'));
   EXPECT_EQ(refusal(sweep()), prefix() + "tensor 'ln.weight' is F16 [4], but gemm_ffn with d = 4, d_ff = 8, "
-                                         "layernorm = true needs F32 [4]");
+                                         "layernorm = true, activation = gelu_erf needs F32 [4]");
 }
 
 TEST_F(TrainedWeights, ATruncatedFileIsRefused) {
@@ -224,7 +224,7 @@ TEST_F(TrainedWeights, AHeaderThatLiesAboutItsSizesIsRefused) {
 TEST_F(TrainedWeights, ATensorTheConfigurationDoesNotUseIsRefused) {
   DenseBlock().write(weights);
   EXPECT_EQ(refusal(sweep("", "", " --gemm_ffn.layernorm false")),
-            prefix() + "has tensor 'ln.bias' (F32 [4]), which gemm_ffn with d = 4, d_ff = 8, layernorm = false does "
+            prefix() + "has tensor 'ln.bias' (F32 [4]), which gemm_ffn with d = 4, d_ff = 8, layernorm = false, activation = gelu_erf does "
                        "not use (it needs: w1.weight, w1.bias, w2.weight, w2.bias): trained with another configuration");
 }
 

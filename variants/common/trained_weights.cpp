@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -36,7 +37,8 @@ std::string effective_value(const Config& c, const std::string& key) {
   return c.str(key);
 }
 
-void check_meta(const Config& c, const std::string& family, const std::string& weights_path) {
+void check_meta(const Config& c, const std::string& family, const std::vector<std::string>& keys,
+                const std::string& weights_path) {
   const std::string meta_path = meta_json_path(weights_path);
   if (meta_path.empty()) return;
   nlohmann::json meta;
@@ -53,7 +55,8 @@ void check_meta(const Config& c, const std::string& family, const std::string& w
                                        config_spelling(meta["family"]), meta_path, family));
   if (!meta.contains("params") || !meta["params"].is_object()) return;
   for (const auto& [key, value] : meta["params"].items()) {
-    if (!c.has(key) || key == kWeightsParam) continue;  // a training option the variant does not declare
+    // Only what the trained function depends on (lookup_ffn's b means nothing with projection = dense).
+    if (!c.has(key) || std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
     const std::string trained = config_spelling(value), configured = effective_value(c, key);
     if (!same_value(trained, configured))
       throw FileContentError(kWeightsParam, weights_path,
@@ -84,11 +87,11 @@ std::string describe_params(const Config& config, const std::vector<std::string>
 
 std::optional<SafetensorsFile> open_trained_weights(const Config& config, const std::string& family,
                                                     const std::vector<TensorNeed>& needs,
-                                                    const std::string& needed_by) {
+                                                    const std::vector<std::string>& keys) {
   if (!config.has(kWeightsParam) || config.str(kWeightsParam).empty()) return std::nullopt;
   const std::string& path = config.str(kWeightsParam);
   SafetensorsFile file = SafetensorsFile::open(path, kWeightsParam);
-  const std::string by = fmt::format("{} with {}", family, needed_by);
+  const std::string by = fmt::format("{} with {}", family, describe_params(config, keys));
   for (const auto& need : needs) file.expect(need.name, need.shape, by);
   for (const auto& t : file.tensors()) {
     bool used = false;
@@ -102,7 +105,7 @@ std::optional<SafetensorsFile> open_trained_weights(const Config& config, const 
                                          t.name, t.dtype, shape_text(t.shape), by, fmt::join(names, ", ")));
     }
   }
-  check_meta(config, family, path);
+  check_meta(config, family, keys, path);
   return file;
 }
 

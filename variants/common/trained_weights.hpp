@@ -30,13 +30,13 @@ struct TensorNeed {
 // The configuration's weights file, or nothing when `weights` is empty. Checks that the file is
 // sound, that it has exactly the tensors `needs` names (each F32 of its shape; a tensor the
 // configuration does not use is an error too: it was trained with another one), and that
-// meta.json beside it, if present, says family = `family` and the configuration's value for
-// every parameter it lists. `needed_by` names the parameters the shapes come from
-// ("d = 128, d_ff = 512"). Every failure is a FileContentError naming the file, the tensor, what
-// it has and what the configuration needs.
+// meta.json beside it, if present, says family = `family` and, for each of `keys` (the
+// parameters the trained function depends on: "d", "d_ff", ...) it lists, the configuration's
+// value. Every failure is a FileContentError naming the file, the tensor, what it has and what
+// the configuration ("gemm_ffn with d = 128, d_ff = 512, ...") needs.
 std::optional<SafetensorsFile> open_trained_weights(const Config& config, const std::string& family,
                                                     const std::vector<TensorNeed>& needs,
-                                                    const std::string& needed_by);
+                                                    const std::vector<std::string>& keys);
 
 // The meta.json beside a weights file ("" when there is none).
 std::string meta_json_path(const std::string& weights_path);

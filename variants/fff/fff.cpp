@@ -194,7 +194,9 @@ std::optional<SafetensorsFile> trained_weights(const Config& c) {
     needs.push_back({"leaf_w2", {s.trees, s.leaves(), s.d_out, s.leaf}});
     needs.push_back({"leaf_b2", {s.trees, s.leaves(), s.d_out}});
   }
-  return open_trained_weights(c, "fff", needs, describe_params(c, {"d", "d_out", "depth", "trees", "leaf_width"}));
+  std::vector<std::string> keys = {"d", "d_out", "depth", "trees", "leaf_width"};
+  if (s.leaf == 0) keys.push_back("activation");  // the leaf form's nodes only route
+  return open_trained_weights(c, "fff", needs, keys);
 }
 
 class FffKernel final : public Kernel {

@@ -38,7 +38,7 @@ std::vector<TensorNeed> trained_tensors(const Config& c) {
 }
 
 std::optional<SafetensorsFile> trained_weights(const Config& c) {
-  return open_trained_weights(c, "gemm_ffn", trained_tensors(c), describe_params(c, {"d", "d_ff", "layernorm"}));
+  return open_trained_weights(c, "gemm_ffn", trained_tensors(c), {"d", "d_ff", "layernorm", "activation"});
 }
 
 // Seeded random weights (LayerNorm γ = 1, β = 0), or the trained ones, relaid out to [in][out].

@@ -79,7 +79,7 @@ std::vector<TensorNeed> trained_tensors(const Config& c) {
 std::optional<SafetensorsFile> trained_weights(const Config& c) {
   std::vector<std::string> keys = {"d", "d_out", "h", "tau", "projection"};
   if (c.str("projection") == "bh4") keys.push_back("b");
-  return open_trained_weights(c, "lookup_ffn", trained_tensors(c), describe_params(c, keys));
+  return open_trained_weights(c, "lookup_ffn", trained_tensors(c), keys);
 }
 
 class LookupFfnKernel final : public Kernel {

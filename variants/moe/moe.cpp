@@ -44,7 +44,7 @@ std::optional<SafetensorsFile> trained_weights(const Config& c) {
                                {"w1.bias", {e, de}},
                                {"w2.weight", {e, d, de}},
                                {"w2.bias", {e, d}}},
-                              describe_params(c, {"d", "experts", "d_e"}));
+                              {"d", "experts", "top_k", "d_e"});
 }
 
 class MoeKernel final : public Kernel {

@@ -23,7 +23,7 @@ namespace {
 std::optional<SafetensorsFile> trained_weights(const Config& c) {
   const int64_t d = c.integer("d"), d_out = c.integer("d_out") > 0 ? c.integer("d_out") : d, b = c.integer("B");
   return open_trained_weights(c, "soft_lookup", {{"R", {b, d}}, {"L", {b, d_out}}},
-                              describe_params(c, {"d", "d_out", "B"}));
+                              {"d", "d_out", "B", "temperature"});
 }
 
 class SoftLookupKernel final : public Kernel {
