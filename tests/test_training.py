@@ -316,6 +316,17 @@ class BadConfiguration(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(out, "m")), "a bad configuration wrote a results folder")
         return status, err.getvalue()
 
+    def test_shipped_configurations_are_valid_and_share_the_dense_twin(self):
+        from training import config as cfg
+        hashes = set()
+        for name in ("quality.ini", "quality_large.ini", "tiny.ini"):
+            training, models = cfg.read(os.path.join(ROOT, "training", "configs", name))
+            for m in models.values():
+                families.build(m["family"], training["d"], m["options"])
+            if name != "tiny.ini":
+                hashes.add(cfg.config_hash(cfg.hashed_config(training, models[training["dense"]])))
+        self.assertEqual(len(hashes), 1, "quality_large.ini would retrain the dense twin")
+
     def test_the_command_line_exits_2_with_one_line(self):
         path = self.write("[training]\nepochs = 0\n[model.dense]\nfamily = gemm_ffn\n")
         p = subprocess.run([sys.executable, "-m", "training.train", path, "--out", tempfile.gettempdir() + "/never"],

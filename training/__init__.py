@@ -2,7 +2,8 @@
 (the contract: FORMAT.md)."""
 import os
 
-# Bumped when the exported math or layout changes: part of every cache hash (FORMAT.md §5).
+# Bumped when the exported math, a layout or the training code changes: part of every cache
+# hash (FORMAT.md §5), so such a change retrains instead of reusing stale models.
 FORMAT_VERSION = 1
 
 # OpenMP threads that spin while waiting make small training steps ~30x slower on a machine

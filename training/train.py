@@ -186,10 +186,10 @@ def main(argv=None):
     for name in wanted:
         if name != dense_name:
             summary.append(run_model(name, training, models[name], data, args.out, dense_meta, print)[0])
-    print(f"\n{'model':<16}{'family':<13}{'accuracy':>9}{'gap (pts)':>11}{'train s':>9}")
+    print(f"\n{'model':<20}{'family':<13}{'accuracy':>9}{'gap (pts)':>11}{'train s':>9}")
     for m in summary:
         gap = 100 * (m["test_accuracy"] - m["dense_test_accuracy"])
-        print(f"{m['name']:<16}{m['family']:<13}{100 * m['test_accuracy']:>8.2f}%{gap:>+11.2f}{m['training_seconds']:>9.1f}")
+        print(f"{m['name']:<20}{m['family']:<13}{100 * m['test_accuracy']:>8.2f}%{gap:>+11.2f}{m['training_seconds']:>9.1f}")
     return 0
 
 
