@@ -22,6 +22,7 @@ bound), `fails` when its upper end is below it, `inconclusive` otherwise, or whe
 FLOP claims compare cost models (exact numbers, no CI): `holds` at ≥ 95% of an approximate claim
 (≥ 100% of a "≥" claim), else `fails`."""
 import math
+import os
 import statistics
 from dataclasses import dataclass, field
 
@@ -385,5 +386,163 @@ def markdown_table(rows):
                      rounds, r["machine"], int(r["threads"]), int(r["tokens"]),
                      r["inputs"] if r["measure"] != "flops" else "",
                      f"{r['variant_point']} vs {r['baseline_point']}, {r['precision']}{note}", r["verdict"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return lines
+
+
+# ---- speed at a known quality (trained weights: points.csv quality_* columns) ----
+
+QUALITY_COLUMNS = ["model", "variant", "machine_id", "machine", "thread_class", "threads", "tokens", "inputs",
+                   "variant_point", "baseline_point", "measured", "ci_low", "ci_high", "ci_coverage", "n_rounds",
+                   "pairing", "quality_metric", "quality_dataset", "quality_value", "quality_dense", "delta_points",
+                   "fidelity_rel_error", "random_speedup", "random_point", "note"]
+
+# Parameters that choose how a shape is run, not the shape: a random-weights counterpart may differ in them.
+_HOW = {"p_weights", "p_impl", "p_order", "p_tile", "p_block_gemm", "p_table_precision", "p_max_path_matrix_mib"}
+
+
+def _has(value):
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value) != ""
+
+
+def _trained(points):
+    if "quality_value" not in points.columns:
+        return points.iloc[0:0]
+    return points[pd.to_numeric(points["quality_value"], errors="coerce").notna()]
+
+
+def _random_counterpart(points, row):
+    """The fastest point of row's variant and shape on random weights (empty p_weights)."""
+    same = points[(points["variant"] == row["variant"]) & (points["machine_id"] == row["machine_id"]) &
+                  (points["tokens"] == row["tokens"]) & (points["threads"] == row["threads"]) &
+                  (points["precision"] == row["precision"])]
+    if "p_weights" in same.columns:
+        same = same[~same["p_weights"].apply(_has)]
+    for c in [c for c in points.columns if c.startswith("p_") and c not in _HOW]:
+        if _has(row.get(c)):
+            same = same[same[c].astype(str) == str(row[c])]
+    return same.loc[same["time_median_s"].idxmin()] if not same.empty else None
+
+
+def _dense_for(points, row, trained):
+    """The dense point a trained row is compared with: its trained twin (a trained gemm_ffn of the
+    same width, tokens and threads), else the random-weights dense baseline. (row, note)."""
+    pool = points[points["variant"] == ds.BASELINE]
+    twins = pool.index.intersection(_trained(pool).index) if trained else \
+        pool.index.difference(_trained(pool).index)
+    pool = pool.loc[twins]
+    pool = pool[(pool["machine_id"] == row["machine_id"]) & (pool["tokens"] == row["tokens"]) &
+                (pool["threads"] == row["threads"]) & (pool["d_in"] == row["d_in"]) &
+                (pool["precision"] == row["precision"])]
+    if pool.empty:
+        return None
+    return pool.loc[pool["time_median_s"].idxmin()]
+
+
+def _paired_speedup(reps, variant, baseline):
+    ratios, _, _, pairing = paired_ratios(
+        reps, (_get(variant, "run_id"), _get(variant, "point_id")), (_get(baseline, "run_id"), _get(baseline, "point_id")))
+    out = {"measured": float(baseline["time_median_s"]) / float(variant["time_median_s"]), "ci_low": None,
+           "ci_high": None, "ci_coverage": None, "n_rounds": len(ratios), "pairing": pairing}
+    if ratios:
+        out["measured"] = statistics.median(ratios)
+        out["ci_low"], out["ci_high"], out["ci_coverage"] = order_statistic_ci(ratios)
+    return out
+
+
+def quality_rows(points, machines, reps=None):
+    """One row per trained model (p_weights), machine, thread class and token count: its fastest
+    impl against the fastest dense twin (gemm_ffn trained the same way), the speedup paired in
+    time with its CI, the accuracy of both (quality_value, quality_dense) and the gap in points,
+    the fidelity against PyTorch, and the same shape's speedup on random weights."""
+    trained = _trained(points)
+    trained = trained[(trained["variant"] != ds.BASELINE) & ~trained["variant"].isin(ds.NOT_A_LAYER)]
+    rows = []
+    if trained.empty:
+        return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+    trained = trained.assign(thread_class=ds.thread_class(points).loc[trained.index])
+    trained = trained[trained["thread_class"].notna()]
+    for (model, mid, threads, tokens), group in trained.groupby(["p_weights", "machine_id", "threads", "tokens"], sort=True):
+        best = group.loc[group["time_median_s"].idxmin()]
+        notes = []
+        dense = _dense_for(points, best, trained=True)
+        if dense is None:
+            dense = _dense_for(points, best, trained=False)
+            notes.append("no trained dense twin at this shape: random-weights dense used")
+        if dense is None:
+            continue
+        stats = _paired_speedup(reps, best, dense)
+        value, dense_q = float(best["quality_value"]), pd.to_numeric(best.get("quality_dense"), errors="coerce")
+        random_row, random_dense = _random_counterpart(points, best), None
+        if random_row is not None:
+            random_dense = _dense_for(points, random_row, trained=False)
+        random_speedup = (float(random_dense["time_median_s"]) / float(random_row["time_median_s"])
+                          if random_row is not None and random_dense is not None else None)
+        name = os.path.basename(os.path.dirname(str(model))) or str(model)
+        rows.append({"model": name, "variant": best["variant"], "machine_id": mid,
+                     "machine": ds.short_name(machines.get(mid, {"machine_id": mid})),
+                     "thread_class": best["thread_class"], "threads": int(threads), "tokens": int(tokens),
+                     "inputs": _inputs_text({"inputs": best.get("inputs"), "base_inputs": dense.get("inputs")}),
+                     "variant_point": ds.series_labels(group).loc[best.name],
+                     "baseline_point": f"{dense['block']} [{dense['impl']}]", **stats,
+                     "quality_metric": best.get("quality_metric"), "quality_dataset": best.get("quality_dataset"),
+                     "quality_value": value, "quality_dense": dense_q,
+                     "delta_points": 100.0 * (value - dense_q) if _num(dense_q) else None,
+                     "fidelity_rel_error": pd.to_numeric(best.get("fidelity_rel_error"), errors="coerce"),
+                     "random_speedup": random_speedup,
+                     "random_point": f"{random_row['block']} [{random_row['impl']}]" if random_row is not None else "",
+                     "note": "; ".join(notes)})
+    return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+
+
+def quality_text(row):
+    """'at −1.2 accuracy points (87.1% vs 88.3% test accuracy)' or '' without quality."""
+    if not _num(row.get("quality_value")):
+        return ""
+    if not _num(row.get("delta_points")):
+        return f"at {100 * row['quality_value']:.1f}% test accuracy (no dense twin's accuracy)"
+    delta = row["delta_points"]
+    sign = "−" if delta < 0 else "+"
+    dataset = f" on {row['quality_dataset']}" if _has(row.get("quality_dataset")) else ""
+    return (f"at {sign}{abs(delta):.1f} accuracy points ({100 * row['quality_value']:.1f}% vs "
+            f"{100 * row['quality_dense']:.1f}% test accuracy{dataset})")
+
+
+def quality_sentence(row):
+    """'lookup_bh4 (lookup_ffn:bh4_trained [optimized]): 2.70× faster than dense at −1.2 accuracy points
+    (86.1% vs 87.3% test accuracy on fashion-mnist; 95% CI 2.61–2.80, 8 rounds paired in time; random
+    weights 2.55×) on <machine> at 1 thread, 1024 tokens'."""
+    faster = f"{row['measured']:.2f}× faster" if row["measured"] >= 1 else f"{1 / row['measured']:.2f}× slower"
+    facts = [ci_text(row)] if ci_text(row) else []
+    n = int(row["n_rounds"]) if _num(row.get("n_rounds")) else 0
+    if n:
+        facts.append(f"{n} round{'s' if n != 1 else ''} {row['pairing']}")
+    if _num(row.get("random_speedup")):
+        facts.append(f"random weights at this shape {row['random_speedup']:.2f}×")
+    if _num(row.get("fidelity_rel_error")):
+        facts.append(f"max error vs PyTorch {row['fidelity_rel_error']:.2g}")
+    if _has(row.get("note")):
+        facts.append(row["note"])
+    threads = int(row["threads"])
+    return (f"{row['model']} ({row['variant_point']}): {faster} than dense ({row['baseline_point']}) "
+            f"{quality_text(row)} on {row['machine']} at {threads} thread{'s' if threads > 1 else ''}, "
+            f"{int(row['tokens'])} tokens ({'; '.join(facts)})")
+
+
+QUALITY_HEADER = ["model", "speedup vs dense", "95% CI", "accuracy", "dense accuracy", "gap (points)",
+                  "random weights", "vs PyTorch", "machine", "threads", "tokens", "compared"]
+
+
+def quality_table(rows):
+    """The 'speed at a known quality' table of claims.md."""
+    lines = ["| " + " | ".join(QUALITY_HEADER) + " |", "|" + "---|" * len(QUALITY_HEADER)]
+    for _, r in rows.iterrows():
+        ci = f"{r['ci_low']:.2f}–{r['ci_high']:.2f}" if ci_text(r) else "—"
+        cells = [r["model"], f"{r['measured']:.2f}×", ci, f"{100 * r['quality_value']:.1f}%",
+                 f"{100 * r['quality_dense']:.1f}%" if _num(r["quality_dense"]) else "—",
+                 f"{r['delta_points']:+.1f}" if _num(r["delta_points"]) else "—",
+                 f"{r['random_speedup']:.2f}×" if _num(r["random_speedup"]) else "—",
+                 f"{r['fidelity_rel_error']:.2g}" if _num(r["fidelity_rel_error"]) else "—",
+                 r["machine"], int(r["threads"]), int(r["tokens"]), f"{r['variant_point']} vs {r['baseline_point']}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return lines

@@ -191,13 +191,22 @@ def machine_table(machines, ceilings, claim_rows, folder):
     print(os.path.join(out, "crossmachine_table.md"))
 
 
-def claims_outputs(claim_rows, folder):
-    """figures/claims.csv, and claims.md: one sentence per claim and machine, then the table."""
+def claims_outputs(claim_rows, folder, quality_rows=None):
+    """figures/claims.csv, and claims.md: one sentence per claim and machine, then the table; with
+    trained points, each trained model's speedup at its accuracy (figures/quality_claims.csv)."""
     out = os.path.join(folder, "figures")
     os.makedirs(out, exist_ok=True)
     claim_rows.to_csv(os.path.join(out, "claims.csv"), index=False)
     lines = [f"- {claims.sentence(r)}" for _, r in claim_rows.iterrows()]
     lines += [""] + claims.markdown_table(claim_rows)
+    if quality_rows is not None and not quality_rows.empty:
+        quality_rows.to_csv(os.path.join(out, "quality_claims.csv"), index=False)
+        lines += ["", "### Speed at a known quality (trained weights)", "",
+                  "The claims above are timed on seeded random weights, whose quality is unknown. Each trained "
+                  "model below is timed at its trained shape on the activations it sees, against its dense twin "
+                  "(trained the same way), with both test accuracies from the export's meta.json.", ""]
+        lines += [f"- {claims.quality_sentence(r)}" for _, r in quality_rows.iterrows()]
+        lines += [""] + claims.quality_table(quality_rows)
     with open(os.path.join(out, "claims.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print(os.path.join(out, "claims.md"))
@@ -206,14 +215,16 @@ def claims_outputs(claim_rows, folder):
 def main():
     folder = ffnplot.run_folder_from_argv()
     points, machines, ceilings = ds.load_dataset(folder)
-    claim_rows = claims.evaluate(points, machines, ds.load_reps(folder))
+    reps = ds.load_reps(folder)
+    claim_rows = claims.evaluate(points, machines, reps)
+    quality_rows = claims.quality_rows(points, machines, reps)
     if not points.empty:
         speedup_by_machine(points, machines, folder)
         ceiling_fractions(points, machines, ceilings, folder)
     else:
         print(f"{folder}: no successful points, no figures")
     machine_table(machines, ceilings, claim_rows, folder)
-    claims_outputs(claim_rows, folder)
+    claims_outputs(claim_rows, folder, quality_rows)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ def measurement_conditions(points):
     def modes(column, missing):
         if column not in points.columns:
             return missing
-        values = sorted({str(v) for v in points[column].dropna()})
+        # An activations file (inputs = <file>) reads as "real" rather than its path.
+        values = sorted({str(v) if str(v) in ("fresh", "repeat") or column != "inputs" else "real"
+                         for v in points[column].dropna()})
         return "/".join(values) if values else missing
     return f"{modes('inputs', 'repeat')} inputs, {modes('schedule', 'sequential')}"
 

@@ -11,6 +11,7 @@ packages=(
   libopenblas-openmp-dev libdnnl-dev              # dense baselines: OpenBLAS (OpenMP), oneDNN
   ocl-icd-opencl-dev                              # oneDNN's CMake config requires OpenCL (its GPU runtime)
   python3 python3-matplotlib python3-pandas       # figures
+  python3-torch python3-numpy dataset-fashion-mnist  # training/: the layers trained on Fashion-MNIST
   slurmctld slurmd slurm-client munge            # tests: the SLURM job array on a one-node cluster
 )
 

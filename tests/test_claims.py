@@ -206,5 +206,55 @@ class Evaluate(unittest.TestCase):
         self.assertIn("base_run_id", base.columns)
 
 
+def trained_point(pid, variant, block, impl, time_s, weights="", quality=None, dense_q=None, tokens=1024):
+    row = {"run_id": "run-q", "point_id": pid, "machine_id": "m-q", "block": block, "variant": variant,
+           "impl": impl, "precision": "fp32", "d_in": 128, "d_out": 128, "tokens": tokens, "threads": 1,
+           "time_median_s": time_s, "flops_model": 1.0, "p_d_ff": 512 if variant == "gemm_ffn" else None,
+           "p_h": 32 if variant == "lookup_ffn" else None, "p_weights": weights, "inputs": "fresh", "status": "ok",
+           "quality_metric": "test_accuracy" if quality is not None else None, "quality_dataset": "fashion-mnist"
+           if quality is not None else None, "quality_value": quality, "quality_dense": dense_q,
+           "fidelity_rel_error": 2e-6 if quality is not None else None}
+    return row
+
+
+class Quality(unittest.TestCase):
+    """Each trained model's speedup over its trained dense twin, with both accuracies and the gap."""
+
+    def setUp(self):
+        weights_l = "results/models/lookup_bh4/block.safetensors"
+        weights_d = "results/models/dense/block.safetensors"
+        self.points = pd.DataFrame([
+            trained_point("gt", "gemm_ffn", "gemm_ffn:trained", "onednn", 1.0, weights_d, 0.883, 0.883),
+            trained_point("gr", "gemm_ffn", "gemm_ffn:random", "onednn", 0.9),
+            trained_point("lt1", "lookup_ffn", "lookup_ffn:bh4_trained", "optimized", 0.5, weights_l, 0.871, 0.883),
+            trained_point("lt2", "lookup_ffn", "lookup_ffn:bh4_trained", "optimized", 0.4, weights_l, 0.871, 0.883),
+            trained_point("lr", "lookup_ffn", "lookup_ffn:bh4_random", "optimized", 0.3),
+        ])
+        # Rounds: dense twin 1.0, 1.1, ...; the faster trained lookup point at 0.4 of each (2.5×).
+        self.reps = pd.DataFrame(rounds_of("run-q", "gt", [1.0 + 0.1 * r for r in range(8)]) +
+                                 rounds_of("run-q", "lt2", [0.4 * (1.0 + 0.1 * r) for r in range(8)]))
+
+    def test_speedup_against_the_trained_twin_with_both_accuracies(self):
+        rows = claims.quality_rows(self.points, {"m-q": {"machine_id": "m-q"}}, self.reps)
+        self.assertEqual(len(rows), 1)
+        r = rows.iloc[0]
+        self.assertEqual(r["model"], "lookup_bh4")
+        self.assertEqual(r["baseline_point"], "gemm_ffn:trained [onednn]")
+        self.assertAlmostEqual(r["measured"], 2.5)
+        self.assertEqual(r["n_rounds"], 8)
+        self.assertAlmostEqual(r["delta_points"], -1.2)
+        self.assertAlmostEqual(r["random_speedup"], 0.9 / 0.3)  # random dense / random lookup
+        text = claims.quality_sentence(r)
+        self.assertIn("2.50× faster than dense (gemm_ffn:trained [onednn]) at −1.2 accuracy points "
+                      "(87.1% vs 88.3% test accuracy on fashion-mnist)", text)
+        self.assertIn("random weights at this shape 3.00×", text)
+        table = claims.quality_table(rows)
+        self.assertIn("| lookup_bh4 | 2.50× | 2.50–2.50 | 87.1% | 88.3% | -1.2 | 3.00× | 2e-06 |", table[2])
+
+    def test_no_trained_points_no_rows(self):
+        untrained = self.points[self.points["p_weights"] == ""]
+        self.assertTrue(claims.quality_rows(untrained, {}, self.reps).empty)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -188,7 +188,7 @@ TEST_F(SweepE2E, BadInputExitsTwoWithOneMessageAndWritesNothing) {
       {"sweep " + (root / "missing.ini").string(), "for 'experiment file': must be a readable INI file"},
       {"sweep " + ini + " --shard 3/2", "invalid value '3/2' for 'shard'"},
       {"sweep " + ini + " --benchmark_nonsense=1", "benchmark"},
-      {"sweep " + ini + " --inputs recycled", "invalid value 'recycled' for 'inputs': must be one of: fresh, repeat"},
+      {"sweep " + ini + " --inputs recycled", "invalid value 'recycled' for 'inputs': must be fresh, repeat, or a readable safetensors file of activations (x [n, d], y [n, d_out])"},
       {"sweep " + ini + " --schedule shuffled", "invalid value 'shuffled' for 'schedule': must be one of: interleaved, sequential"},
       {"sweep " + ini + " --input_pool_mib 1048576", "invalid value 'fresh' for 'inputs': the input pool of gemm_ffn|"},
       {"sweep " + ini + " --input_pool_mib lots", "invalid value 'lots' for 'input_pool_mib': must be auto or a size in MiB"},

@@ -18,6 +18,7 @@ std::string describe(const ParamSpec& s) {
                          static_cast<int64_t>(s.max));
     case ParamType::Real: return fmt::format("real [{}, {}]", s.min, s.max);
     case ParamType::Choice: return fmt::format("{{{}}}", fmt::join(s.choices, ", "));
+    case ParamType::Text: return "text";
   }
   return {};
 }

@@ -1,4 +1,4 @@
-// `ffnbench run-point --variant V --set k=v ... --tokens N [--iterations I] [--cold] [--repeat-inputs]`: one point's
+// `ffnbench run-point --variant V --set k=v ... --tokens N [--iterations I] [--cold] [--repeat-inputs | --inputs-file F]`: one point's
 // kernel, its forward calls bracketed for valgrind's callgrind (the cachesim backend's child).
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -27,7 +27,8 @@ int run_point_main(int argc, char** argv) {
       ("seed", po::value<uint64_t>()->default_value(1), "seed of weights and inputs")
       ("iterations", po::value<int>()->default_value(1), "forward calls counted")
       ("cold", "no warm-up call: count a cold-cache call")
-      ("repeat-inputs", "every call reads the same batch (inputs = repeat); default: each call a batch not read before");
+      ("repeat-inputs", "every call reads the same batch (inputs = repeat); default: each call a batch not read before")
+      ("inputs-file", po::value<std::string>(), "the calls read the rows of this activations file (x [n, d]), cycled");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -58,10 +59,14 @@ int run_point_main(int argc, char** argv) {
   // Fresh inputs: the warm-up reads batch 0 and each counted call a batch the kernel never read.
   // Under valgrind the instrumentation is off while the pool is filled, so the simulated caches
   // never saw those batches: a pool of 2x the LLC would add nothing but a long fill.
-  InputPool pool(fresh ? (iterations + 1) * tokens : tokens, kernel->d_in(), seed);
+  // An activations file: its rows in the order the sweep's calls read them.
+  std::shared_ptr<const InputPool> pool =
+      vm.count("inputs-file")
+          ? InputPool::from_file(vm["inputs-file"].as<std::string>(), "inputs-file", kernel->d_in(), tokens)
+          : std::make_shared<const InputPool>(fresh ? (iterations + 1) * tokens : tokens, kernel->d_in(), seed);
   AlignedVector<float> Y(tokens * kernel->d_out());
   int64_t calls = 0;
-  auto call = [&] { kernel->forward(pool.batch(calls++, tokens), Y.data(), tokens, nullptr); };
+  auto call = [&] { kernel->forward(pool->batch(calls++, tokens), Y.data(), tokens, nullptr); };
   std::function<void()> warm;
   if (!vm.count("cold")) warm = call;
   cachesim_kernel_region(warm, [&] {

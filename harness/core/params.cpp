@@ -44,6 +44,15 @@ ParamSpec ParamSpec::choice(std::string name, std::string def, std::vector<std::
   return s;
 }
 
+ParamSpec ParamSpec::text(std::string name, std::string def, std::string doc) {
+  ParamSpec s;
+  s.name = std::move(name);
+  s.type = ParamType::Text;
+  s.default_value = std::move(def);
+  s.doc = std::move(doc);
+  return s;
+}
+
 std::string ParamSpec::allowed() const {
   switch (type) {
     case ParamType::Int:
@@ -53,6 +62,8 @@ std::string ParamSpec::allowed() const {
       return fmt::format("must be a number in [{}, {}]", min, max);
     case ParamType::Choice:
       return fmt::format("must be one of: {}", fmt::join(choices, ", "));
+    case ParamType::Text:
+      return "any text";
   }
   return {};
 }
@@ -95,6 +106,8 @@ void ParamSpec::check(const std::string& value, const std::string& key_prefix) c
       for (const auto& c : choices)
         if (c == value) return;
       throw ConfigError(key, value, allowed());
+    case ParamType::Text:
+      return;
   }
 }
 

@@ -22,7 +22,15 @@ class ConfigError : public std::runtime_error {
   std::string key_, value_, allowed_;
 };
 
-enum class ParamType { Int, Real, Choice };
+// A file the configuration names (weights, activations) whose contents do not fit it: a missing
+// tensor, a wrong shape or dtype, a truncated file, a header that lies. Never a grid cell to skip:
+// the sweep stops with exit status 2 before its run folder exists.
+class FileContentError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
+enum class ParamType { Int, Real, Choice, Text };
 
 // One declared parameter of a variant: name, type, default, allowed range, one-line doc.
 struct ParamSpec {
@@ -38,6 +46,8 @@ struct ParamSpec {
   static ParamSpec real(std::string name, double def, double lo, double hi, std::string doc);
   static ParamSpec choice(std::string name, std::string def, std::vector<std::string> choices,
                           std::string doc);
+  // Any text (a file path); the variant checks what it names.
+  static ParamSpec text(std::string name, std::string def, std::string doc);
   ParamSpec& pow2() { power_of_two = true; return *this; }
 
   std::string allowed() const;  // "an integer in [1, 4096]", "one of: a, b"

@@ -42,6 +42,9 @@ Config resolve_variant_config(const Variant& variant,
   Config config = resolve(variant.params(), given, key_prefix);
   try {
     variant.validate(config);
+  } catch (const FileContentError& e) {  // keeps its kind: a bad file stops the sweep
+    if (e.key().rfind(key_prefix, 0) == 0) throw;
+    throw FileContentError(key_prefix + e.key(), e.value(), e.allowed());
   } catch (const ConfigError& e) {
     // Re-key with the prefix so the message names the key as the user wrote it.
     if (e.key().rfind(key_prefix, 0) == 0) throw;

@@ -128,6 +128,15 @@ class Kernel {
   // Extra per-point facts computed during the last forward() (e.g. MoE tokens per expert),
   // written to points.csv as an `extras` column ("key=value;key=value").
   virtual std::map<std::string, std::string> extras() const { return {}; }
+
+  // Routing statistics (e.g. FFF's leaf distribution) of the call that read X[tokens], for a
+  // kernel that does not keep its last call's routing; added to extras. The harness calls it
+  // once per point, outside the timed region, with the last timed call's batch.
+  virtual std::map<std::string, std::string> routing_statistics(const float* X, int64_t tokens) const {
+    (void)X;
+    (void)tokens;
+    return {};
+  }
 };
 
 // A kernel family: declares parameters, validates configurations, builds kernels.

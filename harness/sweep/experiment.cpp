@@ -26,7 +26,7 @@ const std::vector<std::pair<std::string, std::string>>& experiment_keys() {
       {"warmup_s", "warm-up seconds per point before the repetitions (0..60)"},
       {"min_time_s", "minimum seconds per repetition; sets the iterations per repetition (0..600)"},
       {"cache_mode", "hot (weights stay cached between calls) or cold (flushed before each call)"},
-      {"inputs", "fresh (each call reads the next batch of distinct tokens from a pool of at least twice the LLC) or repeat (every call reads one batch)"},
+      {"inputs", "fresh (each call reads the next batch of distinct tokens from a pool of at least twice the LLC), repeat (every call reads one batch), or a safetensors file of real activations (tensor x [n, d]: each call reads the next batch of its rows, cycled like the fresh pool); also a key of a [variant] section"},
       {"input_pool_mib", "fresh inputs: the pool's least size in MiB (auto: twice the last-level cache; set it where the reported LLC is not the one this guest sees)"},
       {"schedule", "interleaved (the points sharing tokens and threads are built once and visited in rounds, each round in an order shuffled from the seed) or sequential (each point's repetitions in a row)"},
       {"ceilings", "ceilings.json of this machine (ffnbench calibrate): stages.csv then gives each stage's fraction of the ceiling that bounds it, and the run folder keeps a copy (empty: the run folder's own when resuming, else no fractions)"},
@@ -146,6 +146,17 @@ std::vector<std::string> expand_list(const std::string& key, const std::string& 
   return out;
 }
 
+bool is_inputs_file(const std::string& inputs) { return inputs != "fresh" && inputs != "repeat"; }
+
+std::string parse_inputs(const std::string& key, const std::string& text) {
+  if (!is_inputs_file(text)) return text;
+  std::ifstream probe(text, std::ios::binary);
+  if (!probe)
+    throw ConfigError(key, text,
+                      "must be fresh, repeat, or a readable safetensors file of activations (x [n, d], y [n, d_out])");
+  return text;
+}
+
 std::vector<int> parse_threads(const std::string& key, const std::string& text, int all_cores) {
   // "all" may also end a range: "1..all*2" = powers of two up to the core count.
   std::string spelled = text;
@@ -195,7 +206,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
                         "a section must name a variant: " + Registry::instance().names());
     if (!block_index.count(section)) {
       block_index[section] = x.blocks.size();
-      x.blocks.push_back(Block{section, variant, {}, {}, {}});
+      x.blocks.push_back(Block{section, variant, {}, {}, {}, {}});
     }
     return x.blocks[block_index[section]];
   };
@@ -223,6 +234,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     Block& block = add_block(section);
     if (param == "tokens") block.tokens = parse_tokens(key, value);
     else if (param == "threads") block.threads = parse_threads(key, value, cores);
+    else if (param == "inputs") block.inputs = parse_inputs(key, value);
     else block.params[param] = expand_list(key, value);
   }
 
@@ -245,7 +257,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (auto* v = get("warmup_s")) x.warmup_s = parse_number<double>("warmup_s", *v, 0, 60, "a number");
   if (auto* v = get("min_time_s")) x.min_time_s = parse_number<double>("min_time_s", *v, 0, 600, "a number");
   if (auto* v = get("cache_mode")) x.cache_mode = choice("cache_mode", *v, {"hot", "cold"});
-  if (auto* v = get("inputs")) x.inputs = choice("inputs", *v, {"fresh", "repeat"});
+  if (auto* v = get("inputs")) x.inputs = parse_inputs("inputs", *v);
   if (auto* v = get("input_pool_mib"))
     x.input_pool_mib = *v == "auto" ? 0 : parse_number<double>("input_pool_mib", *v, 1, 1 << 20, "auto or a size in MiB");
   if (auto* v = get("schedule")) x.schedule = choice("schedule", *v, {"interleaved", "sequential"});

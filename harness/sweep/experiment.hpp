@@ -16,6 +16,7 @@ struct Block {
   std::map<std::string, std::vector<std::string>> params;  // in the file's spelling, expanded lists
   std::vector<int64_t> tokens;   // empty: the experiment's
   std::vector<int> threads;      // empty: the experiment's
+  std::string inputs;            // empty: the experiment's (fresh | repeat | an activations file)
 };
 
 struct Experiment {
@@ -27,7 +28,8 @@ struct Experiment {
   double warmup_s = 0.1;
   double min_time_s = 0.2;
   std::string cache_mode = "hot";      // hot | cold
-  std::string inputs = "fresh";        // fresh (each call the next batch of a pool) | repeat
+  std::string inputs = "fresh";        // fresh (each call the next batch of a pool) | repeat |
+                                       // an activations file (x [n, d], cycled like the fresh pool)
   double input_pool_mib = 0;           // fresh inputs: the least pool size; 0 (auto): twice the LLC
   std::string schedule = "interleaved";  // interleaved (rounds over each group) | sequential
   std::string ceilings_path;           // ceilings.json for the stages' roofline fractions; empty: none
@@ -48,6 +50,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
 
 // Value lists: "1,2,4", "64..16384*2" (geometric), "0..12+1" (arithmetic); `key` names errors.
 std::vector<std::string> expand_list(const std::string& key, const std::string& text);
+// inputs: "fresh", "repeat" or the path of an activations file (checked when the grid is known).
+std::string parse_inputs(const std::string& key, const std::string& text);
+bool is_inputs_file(const std::string& inputs);
+
 // Threads: integers or "all" (one per physical core).
 std::vector<int> parse_threads(const std::string& key, const std::string& text, int all_cores);
 

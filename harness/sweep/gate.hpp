@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/variant.hpp"
 
@@ -15,6 +16,7 @@ struct GateResult {
   int64_t rows_checked = 0;
   int64_t mismatched_rows = 0;  // rows beyond the tolerance
   int64_t forgiven_rows = 0;    // of those, rows whose reference sits within ε of a decision threshold
+  double max_kept_error = 0;    // max_error over the rows not forgiven (the fidelity of the rest)
   std::string detail;           // on failure: where and by how much, and why it was not forgiven
 };
 
@@ -26,6 +28,13 @@ struct GateResult {
 // any other mismatch, and any non-finite value, fails the point.
 GateResult check_against_reference(const Kernel& kernel, const float* X, const float* Y,
                                    int64_t tokens, int64_t max_rows = 16);
+
+// The comparison itself: `rows` rows of Y against `expected` (both [rows][d_out]) for the inputs
+// X [rows][d_in], elementwise |y - e| / (|e| + rms(expected)) <= tolerance; a row beyond it is
+// forgiven only when the kernel's reference decision margin on its X row is <= epsilon.
+// `labels` name the rows in the detail (their index in the caller's batch; empty: 0..rows-1).
+GateResult compare_rows(const Kernel& kernel, const float* X, const float* expected, const float* Y, int64_t rows,
+                        double tolerance, double epsilon, const std::vector<int64_t>& labels = {});
 
 // Adds `b`'s counts to `a` (the first call's check and a timed call's check, one verdict).
 GateResult combine(const GateResult& a, const GateResult& b);

@@ -10,7 +10,10 @@ namespace {
 
 std::string config_key(const Config& c) {
   std::string s;
-  for (const auto& [k, v] : c.values()) s += (s.empty() ? "" : ";") + k + "=" + v;
+  // An empty value (weights unset: seeded random weights) is left out, so point ids of random
+  // weights stay those of runs made before the parameter existed.
+  for (const auto& [k, v] : c.values())
+    if (!v.empty()) s += (s.empty() ? "" : ";") + k + "=" + v;
   return s;
 }
 
@@ -49,6 +52,8 @@ std::vector<Point> expand_grid(const Experiment& experiment) {
       proto.variant = block.variant;
       try {
         proto.config = resolve_variant_config(variant, given, prefix);
+      } catch (const FileContentError&) {
+        throw;  // a weights or activations file that does not fit: an input error, not a cell
       } catch (const ConfigError& e) {
         proto.config = resolve(specs, given, prefix);  // specs passed above: cross-check failed
         proto.invalid = e;
@@ -59,7 +64,10 @@ std::vector<Point> expand_grid(const Experiment& experiment) {
           p.index = points.size();
           p.tokens = n;
           p.threads = t;
-          p.point_id = fmt::format("{}|{}|N={}|T={}", block.label, config_key(p.config), n, t);
+          p.inputs = block.inputs.empty() ? experiment.inputs : block.inputs;
+          // Real activations are another measurement than the experiment's pool: the file is in the id.
+          const std::string file = is_inputs_file(p.inputs) ? "|inputs=" + p.inputs : "";
+          p.point_id = fmt::format("{}|{}{}|N={}|T={}", block.label, config_key(p.config), file, n, t);
           points.push_back(std::move(p));
         }
       }

@@ -18,6 +18,7 @@ struct Point {
   Config config;          // resolved variant parameters (defaults filled)
   int64_t tokens = 0;
   int threads = 1;
+  std::string inputs = "fresh";  // fresh | repeat | an activations file (the block's, else the experiment's)
   std::string point_id;   // "block|k=v;k=v|N=tokens|T=threads": stable across runs
   std::optional<ConfigError> invalid;  // the variant's cross-check that rejected this cell
 };

@@ -10,11 +10,13 @@
 #include <sstream>
 
 #include "common/random.hpp"
+#include "common/safetensors.hpp"
 #include "core/registry.hpp"
 #include "machine/noise.hpp"
 #include "machine/topology.hpp"
 #include "sweep/cache_flush.hpp"
 #include "sweep/pinning.hpp"
+#include "sweep/experiment.hpp"
 
 namespace ffnbench {
 
@@ -70,15 +72,46 @@ InputPool::InputPool(int64_t pool_tokens, int64_t d_in, uint64_t seed)
   fill_uniform(data_.data(), data_.size(), seed, kInputStream, -1.0f, 1.0f);
 }
 
-std::shared_ptr<const InputPool> PoolCache::get(int threads, int64_t d_in, int64_t pool_tokens, uint64_t seed) {
+int64_t check_activations_file(const std::string& path, const std::string& key, int64_t d_in, int64_t d_out) {
+  const SafetensorsFile file = SafetensorsFile::open(path, key);
+  auto fail = [&](const std::string& what) { return FileContentError(key, path, what); };
+  const TensorInfo* x = file.find("x");
+  if (x == nullptr) throw fail(fmt::format("has no tensor 'x'; the configuration needs the block's inputs as F32 [n, {}]", d_in));
+  if (x->dtype != "F32" || x->shape.size() != 2 || x->shape[1] != d_in || x->shape[0] < 1)
+    throw fail(fmt::format("tensor 'x' is {} {}, but the configuration needs F32 [n, {}] (n >= 1 rows of width d_in = {})",
+                           x->dtype, shape_text(x->shape), d_in, d_in));
+  const TensorInfo* y = file.find("y");
+  if (y != nullptr && d_out > 0 && (y->dtype != "F32" || y->shape != std::vector<int64_t>{x->shape[0], d_out}))
+    throw fail(fmt::format("tensor 'y' is {} {}, but the configuration needs F32 [{}, {}] (PyTorch's outputs for x's rows)",
+                           y->dtype, shape_text(y->shape), x->shape[0], d_out));
+  return x->shape[0];
+}
+
+std::shared_ptr<const InputPool> InputPool::from_file(const std::string& path, const std::string& key, int64_t d_in,
+                                                      int64_t min_tokens) {
+  const int64_t n = check_activations_file(path, key, d_in, 0);
+  const SafetensorsFile file = SafetensorsFile::open(path, key);
+  AlignedVector<float> rows(static_cast<size_t>(n * d_in));
+  file.read_f32(*file.find("x"), rows.data());
+  const int64_t tokens = std::max(n, min_tokens);
+  if (tokens == n) return std::shared_ptr<const InputPool>(new InputPool(tokens, d_in, std::move(rows)));
+  AlignedVector<float> cycled(static_cast<size_t>(tokens * d_in));
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tokens; ++t) std::copy_n(rows.data() + (t % n) * d_in, d_in, cycled.data() + t * d_in);
+  return std::shared_ptr<const InputPool>(new InputPool(tokens, d_in, std::move(cycled)));
+}
+
+std::shared_ptr<const InputPool> PoolCache::get(int threads, int64_t d_in, int64_t pool_tokens, uint64_t seed,
+                                                const std::string& file) {
   if (threads != threads_) {
     by_width_.clear();  // their pages were touched by another team
     threads_ = threads;
   }
-  auto& pool = by_width_[d_in];
+  auto& pool = by_width_[{file, d_in}];
   if (!pool || pool->pool_tokens() < pool_tokens) {
     pool.reset();  // its memory goes back before the larger one is filled
-    pool = std::make_shared<InputPool>(pool_tokens, d_in, seed);
+    pool = file.empty() ? std::make_shared<InputPool>(pool_tokens, d_in, seed)
+                        : InputPool::from_file(file, "inputs", d_in, pool_tokens);
   }
   return pool;
 }
@@ -122,13 +155,19 @@ PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings
   m_.d_out = kernel_->d_out();
   m_.cost = kernel_->cost(point.tokens);
   m_.stage_names = kernel_->stage_names();
+  // The point's inputs: an activations file (its rows, cycled), fresh (a uniform pool) or repeat.
+  const std::string file = is_inputs_file(point.inputs) ? point.inputs : "";
+  const bool fresh = !file.empty() || (settings.fresh_inputs && point.inputs != "repeat");
   const int64_t pool_tokens =
-      input_pool_tokens(point.tokens, m_.d_in, settings.fresh_inputs,
-                        settings.llc_bytes > 0 ? settings.llc_bytes : last_level_cache_bytes());
-  if (pools) pool_ = pools(m_.d_in, pool_tokens);
-  if (!pool_) pool_ = std::make_shared<InputPool>(pool_tokens, m_.d_in, settings.seed);
+      file.empty() ? input_pool_tokens(point.tokens, m_.d_in, fresh,
+                                       settings.llc_bytes > 0 ? settings.llc_bytes : last_level_cache_bytes())
+                   : point.tokens;  // the file's rows, at least one batch
+  if (pools) pool_ = pools(m_.d_in, pool_tokens, file);
+  if (!pool_)
+    pool_ = file.empty() ? std::make_shared<InputPool>(pool_tokens, m_.d_in, settings.seed)
+                         : InputPool::from_file(file, "inputs", m_.d_in, pool_tokens);
   // A repeat point may be handed a larger pool: it still reads one batch.
-  batches_ = settings.fresh_inputs ? pool_->batches(point.tokens) : 1;
+  batches_ = fresh ? pool_->batches(point.tokens) : 1;
   m_.input_batches = batches_;
   if (settings.cold_cache) {
     const std::string gaps = kernel_->cold_mode_gaps();
@@ -145,6 +184,17 @@ PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings
     m_.status = "gate_failed";
     m_.reason = "first call: " + m_.gate.detail;
     return;
+  }
+  // Trained weights: our reference and our kernel against PyTorch's outputs of the export.
+  const std::string weights = point.config.has("weights") ? point.config.str("weights") : "";
+  if (const std::string activations = pytorch_activations_for(weights); !activations.empty()) {
+    check_activations_file(activations, "activations", m_.d_in, m_.d_out);
+    m_.pytorch = check_against_pytorch(*kernel_, activations, point.tokens);
+    if (!m_.pytorch->passed()) {
+      m_.status = "gate_failed";
+      m_.reason = "cross-framework gate: " + m_.pytorch->detail();
+      return;
+    }
   }
 
   // Warm-up, then iterations per repetition from the last warm call: enough to fill min_time_s.
@@ -258,7 +308,11 @@ PointMeasurement PreparedPoint::finish() {
       m_.reason = "a timed call: " + timed.detail;
     }
   }
-  if (kernel_) m_.extras = kernel_->extras();
+  if (kernel_) {
+    m_.extras = kernel_->extras();
+    if (calls_ > 0)  // the routing of the last call, outside the timed region
+      for (auto& [k, v] : kernel_->routing_statistics(input(calls_ - 1), point_.tokens)) m_.extras[k] = v;
+  }
   kernel_.reset();  // its memory goes back before the next group is built
   pool_.reset();
   return std::move(m_);

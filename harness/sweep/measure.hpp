@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "core/variant.hpp"
 #include "counters/backend.hpp"
 #include "sweep/gate.hpp"
+#include "sweep/pytorch_gate.hpp"
 #include "sweep/grid.hpp"
 
 namespace ffnbench {
@@ -59,6 +61,7 @@ struct PointMeasurement {
   std::map<std::string, std::string> extras;
   std::string cpu_list;
   GateResult gate;                    // the first call's and one timed call's check, combined
+  std::optional<PytorchCheck> pytorch;  // trained weights: the outputs against PyTorch's (fidelity)
   int64_t input_batches = 1;          // distinct batches the calls cycle through
   PointNoise noise;
   std::vector<RepRecord> reps;
@@ -79,6 +82,11 @@ void initialize_timing_engine(std::vector<std::string> benchmark_flags);
 class InputPool {
  public:
   InputPool(int64_t pool_tokens, int64_t d_in, uint64_t seed);
+  // Real activations: tensor x [n, d_in] of a safetensors file (FileContentError, key `key`, when
+  // it has none of that width), as a pool of max(n, min_tokens) tokens, the rows cycled when a
+  // call needs more than n. Read by the current OpenMP team.
+  static std::shared_ptr<const InputPool> from_file(const std::string& path, const std::string& key, int64_t d_in,
+                                                    int64_t min_tokens);
   const float* batch(int64_t call, int64_t tokens) const {
     return data_.data() + (call % batches(tokens)) * tokens * d_in_;
   }
@@ -88,9 +96,16 @@ class InputPool {
   size_t bytes() const { return data_.size() * sizeof(float); }
 
  private:
+  InputPool(int64_t pool_tokens, int64_t d_in, AlignedVector<float> data)
+      : pool_tokens_(pool_tokens), d_in_(d_in), data_(std::move(data)) {}
   int64_t pool_tokens_, d_in_;
   AlignedVector<float> data_;
 };
+
+// The activations file's x [n, d_in] (and y [n, d_out] when `d_out` > 0 and the file has one),
+// checked: a missing tensor, another dtype, width or row count is a FileContentError naming the
+// file, the tensor, what it has and what is needed. Returns n.
+int64_t check_activations_file(const std::string& path, const std::string& key, int64_t d_in, int64_t d_out);
 
 // Tokens a pool needs for calls of `tokens` tokens: with fresh inputs, enough that the batches the
 // calls cycle through hold at least twice `llc_bytes` (so no call finds its input in the
@@ -101,20 +116,25 @@ double last_level_cache_bytes();
 
 // Where a point gets its input pool: (d_in, tokens needed) -> a pool of at least that many
 // tokens; null: the point makes its own.
-using PoolSource = std::function<std::shared_ptr<const InputPool>(int64_t d_in, int64_t pool_tokens)>;
+// `file`: an activations file (inputs = <file>), or empty for the seeded uniform pool.
+using PoolSource =
+    std::function<std::shared_ptr<const InputPool>(int64_t d_in, int64_t pool_tokens, const std::string& file)>;
 
 // Pools shared by the points of one thread count (a pool is first touched by its threads), grown
 // when a point needs more tokens; a new thread count starts afresh.
 class PoolCache {
  public:
-  std::shared_ptr<const InputPool> get(int threads, int64_t d_in, int64_t pool_tokens, uint64_t seed);
+  std::shared_ptr<const InputPool> get(int threads, int64_t d_in, int64_t pool_tokens, uint64_t seed,
+                                       const std::string& file = "");
   PoolSource source(int threads, uint64_t seed) {
-    return [this, threads, seed](int64_t d_in, int64_t n) { return get(threads, d_in, n, seed); };
+    return [this, threads, seed](int64_t d_in, int64_t n, const std::string& file) {
+      return get(threads, d_in, n, seed, file);
+    };
   }
 
  private:
   int threads_ = 0;
-  std::map<int64_t, std::shared_ptr<const InputPool>> by_width_;
+  std::map<std::pair<std::string, int64_t>, std::shared_ptr<const InputPool>> by_width_;  // (file, d_in)
 };
 
 // One point, built and gated, between its visits. Kept alive for the whole group, so every visit

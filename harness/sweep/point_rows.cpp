@@ -10,6 +10,7 @@
 #include "counters/derived.hpp"
 #include "machine/noise.hpp"
 #include "stats/order_stats.hpp"
+#include "results/quality.hpp"
 #include "results/schema.hpp"
 #include "sweep/roofline.hpp"
 
@@ -91,7 +92,14 @@ std::vector<std::string> base_row(const RunContext& run, const Experiment& x, co
   set("tokens", std::to_string(p.tokens));
   set("threads", std::to_string(p.threads));
   set("cache_mode", x.cache_mode);
-  set("inputs", x.inputs);
+  set("inputs", p.inputs);
+  // Trained weights: the quality they were trained to (meta.json), for every row of the point.
+  if (auto q = read_quality(c.has("weights") ? c.str("weights") : "", p.block + ".weights")) {
+    set("quality_metric", q->metric);
+    set("quality_dataset", q->dataset);
+    set("quality_value", num(q->value));
+    set("quality_dense", std::isfinite(q->dense) ? num(q->dense) : "");
+  }
   set("schedule", x.schedule);
   set("repetitions", std::to_string(x.repetitions));
   set("counter_backend", run.counter_backend);
@@ -143,6 +151,12 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
   set_column(row, "gate_max_error", num(m.gate.max_error));
   set_column(row, "gate_rows_checked", std::to_string(m.gate.rows_checked));
   set_column(row, "gate_rows_forgiven", std::to_string(m.gate.forgiven_rows));
+  if (m.pytorch) {  // the optimized kernel's and the reference's largest error against PyTorch
+    set_column(row, "fidelity_rel_error", num(m.pytorch->optimized.max_kept_error));
+    set_column(row, "fidelity_reference_error", num(m.pytorch->reference.max_kept_error));
+    set_column(row, "fidelity_rows_checked", std::to_string(m.pytorch->optimized.rows_checked));
+    set_column(row, "fidelity_rows_forgiven", std::to_string(m.pytorch->optimized.forgiven_rows));
+  }
   set_column(row, "input_batches", std::to_string(m.input_batches));
   set_column(row, "flops_model", num(m.cost.flops));
   set_column(row, "bytes_model", num(m.cost.weight_bytes + m.cost.activation_bytes));

@@ -25,6 +25,7 @@
 #include "sweep/pinning.hpp"
 #include "sweep/point_rows.hpp"
 #include "sweep/progress.hpp"
+#include "sweep/pytorch_gate.hpp"
 #include "sweep/roofline.hpp"
 #include "sweep/run_point.hpp"
 #include "sweep/schedule.hpp"
@@ -73,6 +74,25 @@ std::unique_ptr<CounterBackend> choose_backend(const Experiment& x, int max_thre
   return detect_counter_backend(x.events, max_threads, log);  // the first that knows the events
 }
 
+// The files points read besides their weights (which the variants checked): an activations file
+// as inputs (x of the point's width), and the export's activations beside trained weights (x and
+// PyTorch's y, for the cross-framework gate). Widths come from the parameters d and d_out (0: d).
+void check_trained_files(const Experiment& x, const std::vector<Point>& points) {
+  std::set<std::string> checked;
+  for (const auto& p : points) {
+    if (p.invalid || !p.config.has("d")) continue;
+    const int64_t d = p.config.integer("d");
+    const int64_t d_out = p.config.has("d_out") && p.config.integer("d_out") > 0 ? p.config.integer("d_out") : d;
+    const std::string key = p.inputs == x.inputs ? "inputs" : p.block + ".inputs";
+    if (is_inputs_file(p.inputs) && checked.insert(p.inputs + "|" + std::to_string(d)).second)
+      check_activations_file(p.inputs, key, d, 0);
+    const std::string weights = p.config.has("weights") ? p.config.str("weights") : "";
+    const std::string activations = pytorch_activations_for(weights);
+    if (!activations.empty() && checked.insert(activations + "|" + std::to_string(d) + "|" + std::to_string(d_out)).second)
+      check_activations_file(activations, p.block + ".weights", d, d_out);
+  }
+}
+
 struct Tally {
   size_t ok = 0, failed = 0, invalid = 0, skipped = 0;
 };
@@ -119,8 +139,9 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   // The input pool of every point must fit (a width is known from the variant's `d`).
   // input_pool_mib stands for twice the LLC.
   const double llc = x.input_pool_mib > 0 ? x.input_pool_mib * (1 << 20) / 2 : last_level_cache_bytes();
+  check_trained_files(x, points);
   for (const auto& p : points) {
-    if (p.invalid || !p.config.has("d")) continue;
+    if (p.invalid || !p.config.has("d") || is_inputs_file(p.inputs)) continue;
     const int64_t d = p.config.integer("d");
     const double pool_bytes = 4.0 * static_cast<double>(d) *
                               static_cast<double>(input_pool_tokens(p.tokens, d, x.inputs == "fresh", llc));
@@ -195,8 +216,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   }
   std::fprintf(stderr, "run folder: %s (counters: %s)\n", folder.path().c_str(), backend->name().c_str());
 
-  MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed,
-                           x.inputs == "fresh", llc};
+  // Each point's own inputs (Point::inputs: the block's or the experiment's) say fresh or repeat.
+  MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed, true, llc};
   auto previous = std::signal(SIGINT, on_sigint);
   Tally tally;
   std::vector<std::vector<std::string>> summary;

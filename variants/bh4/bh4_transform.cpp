@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "bh4/block_kernel.hpp"
 #include "common/random.hpp"
@@ -23,6 +25,19 @@ Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, 
   weights_.resize(copies_ * kRounds * padded_ * b_);
   const float a = std::sqrt(3.0f / static_cast<float>(b_ * padded_));
   fill_uniform(weights_.data(), weights_.size(), seed, stream, -a, a);
+  prepare(block_gemm);
+}
+
+Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, AlignedVector<float> weights,
+                           std::optional<BlockGemm> block_gemm)
+    : d_(d), b_(b), copies_(copies), padded_(next_power_of_two(d)), path_(best_fwht_path()), weights_(std::move(weights)) {
+  if (static_cast<int64_t>(weights_.size()) != copies_ * kRounds * padded_ * b_)
+    throw std::invalid_argument("bh4 weights: " + std::to_string(weights_.size()) + " values, the shape needs " +
+                                std::to_string(copies_ * kRounds * padded_ * b_));
+  prepare(block_gemm);
+}
+
+void Bh4Transform::prepare(std::optional<BlockGemm> block_gemm) {
   // H_d' = (levels across b-blocks)·(H_b inside each block), and the block product feeds it,
   // so B_i·H_b (in double, rounded once) takes the place of B_i and most of the transform.
   // Worth it once the levels left start at a whole register (inside one, fwht_rows goes scalar).

@@ -26,6 +26,10 @@ class Bh4Transform {
   // a tile here (OpenBLAS alone where the micro-kernel cannot run).
   Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream,
                std::optional<BlockGemm> block_gemm = std::nullopt);
+  // Given block weights, laid out as block_weights() returns them: [copies][rounds][d'/b][b][b]
+  // with B_i[k][j] at [k][j] (trained weights; std::invalid_argument when the size is wrong).
+  Bh4Transform(int64_t d, int64_t b, int64_t copies, AlignedVector<float> weights,
+               std::optional<BlockGemm> block_gemm = std::nullopt);
 
   int64_t d() const { return d_; }
   int64_t padded() const { return padded_; }  // d'
@@ -64,6 +68,7 @@ class Bh4Transform {
 
  private:
   const float* folded_block_weights(int64_t copy, int round) const;
+  void prepare(std::optional<BlockGemm> block_gemm);  // the folded copy and the block GEMM choice
 
   BlockGemm faster_block_gemm();
 

@@ -58,6 +58,7 @@
 #include "core/registry.hpp"
 #include "fff/fff_kernel.hpp"
 #include "fff/fff_path.hpp"
+#include "common/trained_weights.hpp"
 
 namespace ffnbench {
 namespace {
@@ -181,11 +182,33 @@ AlignedVector<float> zeroed(size_t n) {
   return v;
 }
 
+// Trained weights (training/FORMAT.md §3), trees stacked on the first axis.
+std::optional<SafetensorsFile> trained_weights(const Config& c) {
+  const FffShape s = FffShape::of(c);
+  std::vector<TensorNeed> needs = {{"w_in", {s.trees, s.nodes(), s.d}}, {"b_in", {s.trees, s.nodes()}}};
+  if (s.leaf == 0) {
+    needs.push_back({"w_out", {s.trees, s.nodes(), s.d_out}});
+  } else {
+    needs.push_back({"leaf_w1", {s.trees, s.leaves(), s.leaf, s.d}});
+    needs.push_back({"leaf_b1", {s.trees, s.leaves(), s.leaf}});
+    needs.push_back({"leaf_w2", {s.trees, s.leaves(), s.d_out, s.leaf}});
+    needs.push_back({"leaf_b2", {s.trees, s.leaves(), s.d_out}});
+  }
+  std::vector<std::string> keys = {"d", "d_out", "depth", "trees", "leaf_width"};
+  if (s.leaf == 0) keys.push_back("activation");  // the leaf form's nodes only route
+  return open_trained_weights(c, "fff", needs, keys);
+}
+
 class FffKernel final : public Kernel {
  public:
-  // Seeded random weights (the default for shape sweeps).
+  // Seeded random weights (the default for shape sweeps), or the trained ones of `weights`.
   FffKernel(const Config& c, uint64_t seed, int64_t max_tokens)
       : s_(FffShape::of(c)), impl_(parse_impl(c.str("impl"))) {
+    if (auto file = trained_weights(c)) {
+      load_trained(*file);
+      prepare(max_tokens);
+      return;
+    }
     const int64_t nodes = s_.nodes() * s_.trees;
     w_in_.resize(nodes * s_.d);
     b_in_.resize(nodes);
@@ -226,8 +249,46 @@ class FffKernel final : public Kernel {
     prepare(max_tokens);
   }
 
+  // Trained weights (training/FORMAT.md §3): node rows as the kernel keeps them; the leaves'
+  // [out, in] Linear weights become [in][out].
+  void load_trained(const SafetensorsFile& file) {
+    w_in_ = load_tensor(file, "w_in");
+    b_in_ = load_tensor(file, "b_in");
+    if (s_.leaf == 0) {
+      w_out_ = load_tensor(file, "w_out");
+      return;
+    }
+    leaf_w1_ = load_transposed(file, "leaf_w1");
+    leaf_b1_ = load_tensor(file, "leaf_b1");
+    leaf_w2_ = load_transposed(file, "leaf_w2");
+    leaf_b2_ = load_tensor(file, "leaf_b2");
+  }
+
   int64_t d_in() const override { return s_.d; }
   int64_t d_out() const override { return s_.d_out; }
+
+  // The leaf each token reaches (the reference's walk, first kMaxStatTokens tokens), over every
+  // tree: tokens per leaf (trees one after another), their entropy in bits (at most D + log2 K)
+  // and the share of the most used leaf. The UltraFastBERT form's leaf is its level-D node.
+  std::map<std::string, std::string> routing_statistics(const float* X, int64_t tokens) const override {
+    constexpr int64_t kMaxStatTokens = 8192;
+    const int64_t n = std::min(tokens, kMaxStatTokens);
+    std::vector<int64_t> counts(s_.trees * s_.leaves(), 0);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t tree = 0; tree < s_.trees; ++tree) ++counts[tree * s_.leaves() + leaf_of(X + t * s_.d, tree)];
+    const double pairs = static_cast<double>(n * s_.trees);
+    double entropy = 0;
+    int64_t top = 0;
+    for (int64_t c : counts) {
+      top = std::max(top, c);
+      if (c > 0) entropy -= c / pairs * std::log2(c / pairs);
+    }
+    std::map<std::string, std::string> e = {{"leaf_entropy_bits", fmt::format("{:.4f}", entropy)},
+                                            {"top_leaf_share", fmt::format("{:.4f}", top / pairs)},
+                                            {"routing_stats_over", n == tokens ? "last_call" : fmt::format("last_call_first_{}", n)}};
+    if (counts.size() <= 4096) e["leaf_tokens"] = fmt::format("{}", fmt::join(counts, "|"));
+    return e;
+  }
 
   void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) override {
     reserve(tokens);
@@ -452,6 +513,18 @@ class FffKernel final : public Kernel {
   }
 
  private:
+  // The leaf (0..2^D-1) of `tree` that x reaches: D routing steps as the reference takes them.
+  int64_t leaf_of(const float* x, int64_t tree) const {
+    int64_t node = 0;
+    for (int64_t level = 0; level < s_.depth; ++level) {
+      const int64_t n = tree * s_.nodes() + node;
+      double z = b_in_[n];
+      for (int64_t i = 0; i < s_.d; ++i) z += double(x[i]) * w_in_[n * s_.d + i];
+      node = fff_child(node, static_cast<float>(z), s_.leaf > 0);
+    }
+    return node - s_.routing();
+  }
+
   static void copy_checked(const char* name, const std::vector<float>& from, size_t expected, AlignedVector<float>& to) {
     if (from.size() != expected)
       throw std::invalid_argument(fmt::format("fff weights: {} has {} values, the configuration needs {}", name,
@@ -817,7 +890,8 @@ class FffVariant final : public Variant {
             ParamSpec::integer("max_path_matrix_mib", 512, 1, int64_t{1} << 30,
                                "fastff: refuse depths whose 2^D x 2(2^D-1) fp32 path matrix is larger (512: D <= 13)"),
             ParamSpec::choice("impl", "level_batched", {"per_token", "level_batched", "masked_matrix", "fastff"},
-                              "per_token walk, level-batched walk, UltraFastBERT's masking GEMMs, or FastFF's path-matrix gate")};
+                              "per_token walk, level-batched walk, UltraFastBERT's masking GEMMs, or FastFF's path-matrix gate"),
+            weights_param()};
   }
   void validate(const Config& c) const override {
     const FffShape s = FffShape::of(c);
@@ -834,6 +908,7 @@ class FffVariant final : public Variant {
     check_fits_in_memory("depth", c.str("depth"), bytes,
                          fmt::format("{} tree(s) of depth {} ({} nodes each){}", s.trees, s.depth, s.nodes(),
                                      c.str("impl") == "fastff" ? " and fastff's path matrix" : ""));
+    trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<FffKernel>(c, seed, max_tokens);

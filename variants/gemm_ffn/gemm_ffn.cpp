@@ -1,6 +1,7 @@
 // gemm_ffn, the dense baseline: Y = act(X·W1 + b1)·W2 + b2 (DESIGN.md §4), optionally with a
 // LayerNorm in front (layernorm = true: Y = act(LN(X)·W1 + b1)·W2 + b2, LN affine with γ = 1,
-// β = 0, ε = 1e-5 — LookupFFN's paper times LayerNorm → Linear → GELU → Linear).
+// β = 0, ε = 1e-5 — LookupFFN's paper times LayerNorm → Linear → GELU → Linear). `weights`
+// loads a trained block instead (its γ and β included).
 // Cost (likwid-bench style, next to the kernel): FLOPs 4·N·d·d_ff (the two GEMMs; the bias and
 // activation terms, O(N·(d_ff + d)), are left out by convention, as in the papers' counts), plus
 // 8·N·d for the LayerNorm when it is on (layer_norm.hpp says which 8). With the LayerNorm the
@@ -16,6 +17,7 @@
 #include <optional>
 
 #include "common/blas.hpp"
+#include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 #include "gemm_ffn/layer_norm.hpp"
@@ -24,14 +26,50 @@
 namespace ffnbench {
 namespace {
 
+// Trained weights (training/FORMAT.md §3): PyTorch's Linear weights [out, in], LayerNorm's γ, β.
+std::vector<TensorNeed> trained_tensors(const Config& c) {
+  const int64_t d = c.integer("d"), f = c.integer("d_ff");
+  std::vector<TensorNeed> needs = {{"w1.weight", {f, d}}, {"w1.bias", {f}}, {"w2.weight", {d, f}}, {"w2.bias", {d}}};
+  if (c.str("layernorm") == "true") {
+    needs.push_back({"ln.weight", {d}});
+    needs.push_back({"ln.bias", {d}});
+  }
+  return needs;
+}
+
+std::optional<SafetensorsFile> trained_weights(const Config& c) {
+  return open_trained_weights(c, "gemm_ffn", trained_tensors(c), {"d", "d_ff", "layernorm", "activation"});
+}
+
+// Seeded random weights (LayerNorm γ = 1, β = 0), or the trained ones, relaid out to [in][out].
+DenseFfnWeights make_weights(const Config& c, uint64_t seed) {
+  const bool ln = c.str("layernorm") == "true";
+  if (auto file = trained_weights(c)) {
+    DenseFfnWeights w;
+    w.d = c.integer("d");
+    w.d_ff = c.integer("d_ff");
+    w.w1 = load_transposed(*file, "w1.weight");
+    w.b1 = load_tensor(*file, "w1.bias");
+    w.w2 = load_transposed(*file, "w2.weight");
+    w.b2 = load_tensor(*file, "w2.bias");
+    if (ln) {
+      w.ln_gamma = load_tensor(*file, "ln.weight");
+      w.ln_beta = load_tensor(*file, "ln.bias");
+    }
+    return w;
+  }
+  DenseFfnWeights w = DenseFfnWeights::random(c.integer("d"), c.integer("d_ff"), seed);
+  if (ln) w.add_layernorm();
+  return w;
+}
+
 class GemmFfnKernel final : public Kernel {
  public:
   GemmFfnKernel(const Config& c, uint64_t seed, int64_t max_tokens)
-      : w_(DenseFfnWeights::random(c.integer("d"), c.integer("d_ff"), seed)),
+      : w_(make_weights(c, seed)),
         act_(parse_activation(c.str("activation"))),
         impl_(c.str("impl")),
         bf16_(c.str("precision") == "bf16") {
-    if (c.str("layernorm") == "true") w_.add_layernorm();
     if (impl_ == "openblas") {
       const int64_t rows = std::min(max_tokens, static_cast<int64_t>(omp_get_max_threads()) * panel_rows());
       grow_scratch(hidden_, rows * w_.d_ff);
@@ -240,11 +278,13 @@ class GemmFfnVariant final : public Variant {
                               "post-ops; naive: the scalar reference"),
             ParamSpec::choice("precision", "fp32", {"fp32", "bf16"}, "weights and hidden layer; bf16 needs onednn"),
             ParamSpec::choice("layernorm", "false", {"true", "false"},
-                              "LayerNorm (affine, γ = 1, β = 0, ε = 1e-5) in front, as in LookupFFN's dense baseline")};
+                              "LayerNorm (affine, γ = 1, β = 0, ε = 1e-5) in front, as in LookupFFN's dense baseline"),
+            weights_param()};
   }
   void validate(const Config& c) const override {
     if (c.str("precision") == "bf16" && c.str("impl") != "onednn")
       throw ConfigError("precision", "bf16", fmt::format("needs impl=onednn (impl={} is fp32 only)", c.str("impl")));
+    trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<GemmFfnKernel>(c, seed, max_tokens);

@@ -28,6 +28,7 @@
 #include "common/blas.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
+#include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "lookup_ffn/code_score.hpp"
 #include "lookup_ffn/gather.hpp"
@@ -59,6 +60,28 @@ struct Shape {
   double table_bytes(bool bf16) const { return static_cast<double>(h) * rows * d_out * (bf16 ? 2.0 : 4.0); }
 };
 
+// Trained weights (training/FORMAT.md §3); `ln_affine` does not apply (γ and β are trained).
+std::vector<TensorNeed> trained_tensors(const Config& c) {
+  const Shape s = Shape::of(c);
+  std::vector<TensorNeed> needs = {{"ln.weight", {s.d}}, {"ln.bias", {s.d}}};
+  if (c.str("projection") == "dense") {
+    needs.push_back({"proj.weight", {s.ht, s.d}});
+  } else {
+    const int64_t b = c.integer("b");
+    needs.push_back({"bh4.weight", {(s.ht + s.dp - 1) / s.dp, 4, s.dp / b, b, b}});
+  }
+  needs.push_back({"proj.bias", {s.ht}});
+  needs.push_back({"tables", {s.h, s.rows, s.d_out}});
+  needs.push_back({"out.bias", {s.d_out}});
+  return needs;
+}
+
+std::optional<SafetensorsFile> trained_weights(const Config& c) {
+  std::vector<std::string> keys = {"d", "d_out", "h", "tau", "projection"};
+  if (c.str("projection") == "bh4") keys.push_back("b");
+  return open_trained_weights(c, "lookup_ffn", trained_tensors(c), keys);
+}
+
 class LookupFfnKernel final : public Kernel {
  public:
   LookupFfnKernel(const Config& c, uint64_t seed, int64_t max_tokens)
@@ -68,31 +91,11 @@ class LookupFfnKernel final : public Kernel {
         tile_(c.integer("tile")),
         bf16_(c.str("table_precision") == "bf16"),
         reference_impl_(c.str("impl") == "reference") {
-    // LayerNorm's affine parameters: γ = 1, β = 0 unless asked for random ones (tests).
-    gamma_.resize(s_.d);
-    beta_.resize(s_.d);
-    if (c.str("ln_affine") == "random") {
-      fill_uniform(gamma_.data(), gamma_.size(), seed, 36, 0.5f, 1.5f);
-      fill_uniform(beta_.data(), beta_.size(), seed, 37, -0.2f, 0.2f);
-    } else {
-      fill_parallel(gamma_.data(), gamma_.size(), 1.0f);
-      zero_parallel(beta_.data(), beta_.size());
-    }
-    if (dense_projection_) {
-      wp_.resize(s_.d * s_.ht);
-      const float a = std::sqrt(3.0f / static_cast<float>(s_.d));  // z ~ unit variance
-      fill_uniform(wp_.data(), wp_.size(), seed, 31, -a, a);
-    } else {
-      std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
-      if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
-      if (c.str("block_gemm") == "openblas") block_gemm = BlockGemm::Openblas;
-      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32, block_gemm);
-    }
-    z_bias_.resize(s_.ht);
-    fill_uniform(z_bias_.data(), z_bias_.size(), seed, 33, -0.1f, 0.1f);
-    tables_.resize(s_.h * s_.rows * s_.d_out);
-    const float a = 1.0f / std::sqrt(static_cast<float>(s_.h));
-    fill_uniform(tables_.data(), tables_.size(), seed, 34, -a, a);
+    std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
+    if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
+    if (c.str("block_gemm") == "openblas") block_gemm = BlockGemm::Openblas;
+    if (auto file = trained_weights(c)) load_trained(*file, c, block_gemm);
+    else make_random(c, seed, block_gemm);
     // The gather's copy of the tables: bf16 and/or column-blocked for the tiled order; fp32
     // row layout reads tables_ itself (also the reference's).
     const bool blocked = order_ == GatherOrder::Tiled;
@@ -111,9 +114,46 @@ class LookupFfnKernel final : public Kernel {
       tables_blocked_.resize(gather_size);
       to_column_blocks(tables_.data(), tables_blocked_.data(), s_.h, s_.rows, s_.d_out);
     }
+    reserve(max_tokens);
+  }
+
+  // Seeded random weights: LayerNorm's γ = 1, β = 0 unless asked for random ones (tests).
+  void make_random(const Config& c, uint64_t seed, std::optional<BlockGemm> block_gemm) {
+    gamma_.resize(s_.d);
+    beta_.resize(s_.d);
+    if (c.str("ln_affine") == "random") {
+      fill_uniform(gamma_.data(), gamma_.size(), seed, 36, 0.5f, 1.5f);
+      fill_uniform(beta_.data(), beta_.size(), seed, 37, -0.2f, 0.2f);
+    } else {
+      fill_parallel(gamma_.data(), gamma_.size(), 1.0f);
+      zero_parallel(beta_.data(), beta_.size());
+    }
+    if (dense_projection_) {
+      wp_.resize(s_.d * s_.ht);
+      const float a = std::sqrt(3.0f / static_cast<float>(s_.d));  // z ~ unit variance
+      fill_uniform(wp_.data(), wp_.size(), seed, 31, -a, a);
+    } else {
+      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32, block_gemm);
+    }
+    z_bias_.resize(s_.ht);
+    fill_uniform(z_bias_.data(), z_bias_.size(), seed, 33, -0.1f, 0.1f);
+    tables_.resize(s_.h * s_.rows * s_.d_out);
+    const float a = 1.0f / std::sqrt(static_cast<float>(s_.h));
+    fill_uniform(tables_.data(), tables_.size(), seed, 34, -a, a);
     out_bias_.resize(s_.d_out);
     fill_uniform(out_bias_.data(), out_bias_.size(), seed, 35, -a, a);
-    reserve(max_tokens);
+  }
+
+  // Trained weights (training/FORMAT.md §3): BH4 blocks stored [..][block][out j][in k] become
+  // Bh4Transform's [..][block][k][j]; the dense projection's [h·τ, d] Linear weight becomes [d][h·τ].
+  void load_trained(const SafetensorsFile& file, const Config& c, std::optional<BlockGemm> block_gemm) {
+    gamma_ = load_tensor(file, "ln.weight");
+    beta_ = load_tensor(file, "ln.bias");
+    if (dense_projection_) wp_ = load_transposed(file, "proj.weight");
+    else bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, load_transposed(file, "bh4.weight"), block_gemm);
+    z_bias_ = load_tensor(file, "proj.bias");
+    tables_ = load_tensor(file, "tables");
+    out_bias_ = load_tensor(file, "out.bias");
   }
 
   int64_t d_in() const override { return s_.d; }
@@ -293,12 +333,44 @@ class LookupFfnKernel final : public Kernel {
         {"tables_bytes", fmt::format("{:.0f}", s_.table_bytes(bf16_))},
         {"gather_bytes", fmt::format("{:.0f}", gather_bytes)},
         {"gather_gbs", last_gather_s_ > 0 ? fmt::format("{:.2f}", gather_bytes / last_gather_s_ / 1e9) : ""}};
+    if (!reference_impl_ && last_tokens_ > 0) add_code_statistics(e);
     if (bh4_) {
       e["fwht_path"] = to_string(bh4_->fwht_path());
       e["block_gemm"] = to_string(bh4_->block_gemm());
       e["hadamard_fold"] = bh4_->folds_block_hadamard() ? "yes" : "no";
     }
     return e;
+  }
+
+  // Routing statistics of the last call (its codes are still in codes_), per table k: the entropy
+  // of the code histogram over its tokens (bits; at most τ, and log2 N) and the distinct rows it
+  // touched. Trained codes are skewed: fewer distinct rows means more reuse in the gather.
+  void add_code_statistics(std::map<std::string, std::string>& e) const {
+    std::vector<int64_t> hist(s_.rows);
+    double entropy_sum = 0, entropy_min = INFINITY, distinct_sum = 0;
+    int64_t distinct_max = 0;
+    const double n = static_cast<double>(last_tokens_);
+    for (int64_t k = 0; k < s_.h; ++k) {
+      std::fill(hist.begin(), hist.end(), 0);
+      for (int64_t t = 0; t < last_tokens_; ++t) ++hist[codes_[t * s_.h + k]];
+      double entropy = 0;
+      int64_t distinct = 0;
+      for (int64_t count : hist) {
+        if (count == 0) continue;
+        ++distinct;
+        const double p = static_cast<double>(count) / n;
+        entropy -= p * std::log2(p);
+      }
+      entropy_sum += entropy;
+      entropy_min = std::min(entropy_min, entropy);
+      distinct_sum += static_cast<double>(distinct);
+      distinct_max = std::max(distinct_max, distinct);
+    }
+    e["code_entropy_bits_mean"] = fmt::format("{:.4f}", entropy_sum / s_.h);
+    e["code_entropy_bits_min"] = fmt::format("{:.4f}", entropy_min);
+    e["distinct_rows_mean"] = fmt::format("{:.2f}", distinct_sum / s_.h);
+    e["distinct_rows_max"] = std::to_string(distinct_max);
+    e["routing_stats_over"] = "last_call";
   }
 
  private:
@@ -457,7 +529,8 @@ class LookupFfnVariant final : public Variant {
             ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16"}, "storage of the tables"),
             ParamSpec::choice("ln_affine", "identity", {"identity", "random"},
                               "LayerNorm's γ and β: identity (γ = 1, β = 0) or random (γ in [0.5, 1.5), β in [-0.2, 0.2); tests)"),
-            ParamSpec::choice("impl", "optimized", {"optimized", "reference"}, "optimized kernels or the scalar reference")};
+            ParamSpec::choice("impl", "optimized", {"optimized", "reference"}, "optimized kernels or the scalar reference"),
+            weights_param()};
   }
   void validate(const Config& c) const override {
     const Shape s = Shape::of(c);
@@ -467,6 +540,7 @@ class LookupFfnVariant final : public Variant {
       throw ConfigError("block_gemm", "microkernel",
                         fmt::format("needs AVX-512 and b a multiple of 16 (this CPU {} AVX-512; b = {}); use auto or openblas",
                                     __builtin_cpu_supports("avx512f") ? "has" : "has no", c.str("b")));
+    trained_weights(c);
     const bool bf16 = c.str("table_precision") == "bf16";
     // fp32 row-layout tables are always kept (the reference); the gather may add a bf16 and/or
     // column-blocked copy.

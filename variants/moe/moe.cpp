@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <cmath>
 #include <memory>
 #include <numeric>
 
@@ -24,6 +25,7 @@
 #include "common/blas.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
+#include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 #include "moe/routing.hpp"
@@ -33,14 +35,49 @@ namespace {
 
 constexpr int64_t kPanelRows = 4096;  // expert tokens per GEMM panel: bounds the hidden scratch
 
+// Trained weights (training/FORMAT.md §3): experts stacked on the first axis.
+std::optional<SafetensorsFile> trained_weights(const Config& c) {
+  const int64_t d = c.integer("d"), e = c.integer("experts"), de = c.integer("d_e");
+  return open_trained_weights(c, "moe",
+                              {{"router.weight", {e, d}},
+                               {"w1.weight", {e, de, d}},
+                               {"w1.bias", {e, de}},
+                               {"w2.weight", {e, d, de}},
+                               {"w2.bias", {e, d}}},
+                              {"d", "experts", "top_k", "d_e"});
+}
+
 class MoeKernel final : public Kernel {
  public:
   MoeKernel(const Config& c, uint64_t seed, int64_t max_tokens)
       : d_(c.integer("d")), experts_(c.integer("experts")), k_(c.integer("top_k")), d_e_(c.integer("d_e")),
         grouped_(c.str("impl") == "grouped"), router_(d_ * experts_) {
-    fill_router(router_.data(), d_, experts_, seed);  // every element written
-    for (int64_t e = 0; e < experts_; ++e) experts_w_.push_back(DenseFfnWeights::random(d_, d_e_, splitmix64(seed + 1000 * (e + 1))));
+    if (auto file = trained_weights(c)) {
+      load_trained(*file);
+    } else {
+      fill_router(router_.data(), d_, experts_, seed);  // every element written
+      for (int64_t e = 0; e < experts_; ++e) experts_w_.push_back(DenseFfnWeights::random(d_, d_e_, splitmix64(seed + 1000 * (e + 1))));
+    }
     reserve(max_tokens);
+  }
+
+  // Trained weights (training/FORMAT.md §3): the router's and the experts' [out, in] Linear
+  // weights become row-major [in][out]; the stacked experts are split into one FFN each.
+  void load_trained(const SafetensorsFile& file) {
+    router_ = load_transposed(file, "router.weight");
+    const AlignedVector<float> w1 = load_transposed(file, "w1.weight"), b1 = load_tensor(file, "w1.bias");
+    const AlignedVector<float> w2 = load_transposed(file, "w2.weight"), b2 = load_tensor(file, "w2.bias");
+    const int64_t matrix = d_ * d_e_;
+    for (int64_t e = 0; e < experts_; ++e) {
+      DenseFfnWeights w;
+      w.d = d_;
+      w.d_ff = d_e_;
+      w.w1.assign(w1.begin() + e * matrix, w1.begin() + (e + 1) * matrix);
+      w.b1.assign(b1.begin() + e * d_e_, b1.begin() + (e + 1) * d_e_);
+      w.w2.assign(w2.begin() + e * matrix, w2.begin() + (e + 1) * matrix);
+      w.b2.assign(b2.begin() + e * d_, b2.begin() + (e + 1) * d_);
+      experts_w_.push_back(std::move(w));
+    }
   }
 
   int64_t d_in() const override { return d_; }
@@ -186,6 +223,8 @@ class MoeKernel final : public Kernel {
            "and activations on every sgemm call)";
   }
 
+  // Routing statistics of the last call: (token, choice) pairs per expert, the largest over the
+  // mean, and the entropy of the pairs' share per expert (bits; log2 E when balanced).
   std::map<std::string, std::string> extras() const override {
     std::vector<std::string> counts;
     int64_t max = 0, sum = 0;
@@ -195,8 +234,15 @@ class MoeKernel final : public Kernel {
       sum += tokens_per_expert_[e];
     }
     const double mean = static_cast<double>(sum) / experts_;
+    double entropy = 0;
+    for (int64_t e = 0; e < experts_ && sum > 0; ++e) {
+      const double p = static_cast<double>(tokens_per_expert_[e]) / static_cast<double>(sum);
+      if (p > 0) entropy -= p * std::log2(p);
+    }
     return {{"expert_tokens", fmt::format("{}", fmt::join(counts, "|"))},
-            {"max_over_mean", mean > 0 ? fmt::format("{:.3f}", max / mean) : ""}};
+            {"max_over_mean", mean > 0 ? fmt::format("{:.3f}", max / mean) : ""},
+            {"expert_entropy_bits", sum > 0 ? fmt::format("{:.4f}", entropy) : ""},
+            {"routing_stats_over", "last_call"}};
   }
 
  private:
@@ -316,13 +362,15 @@ class MoeVariant final : public Variant {
             ParamSpec::integer("top_k", 2, 1, 4096, "experts per token k (k ≤ E)"),
             ParamSpec::integer("d_e", 2048, 1, 1 << 20, "hidden width of each expert"),
             ParamSpec::choice("impl", "grouped", {"grouped", "per_token"},
-                              "grouped: tokens bucketed per expert, GEMMs per expert; per_token: matrix-vector per token")};
+                              "grouped: tokens bucketed per expert, GEMMs per expert; per_token: matrix-vector per token"),
+            weights_param()};
   }
   void validate(const Config& c) const override {
     if (c.integer("top_k") > c.integer("experts"))
       throw ConfigError("top_k", c.str("top_k"), fmt::format("must be at most experts = {}", c.str("experts")));
     check_fits_in_memory("experts", c.str("experts"),
                          4.0 * c.integer("experts") * (2.0 * c.integer("d") * c.integer("d_e")), "expert weights");
+    trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<MoeKernel>(c, seed, max_tokens);

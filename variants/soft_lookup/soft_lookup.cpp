@@ -5,17 +5,26 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 
 #include "common/aligned.hpp"
 #include "common/blas.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
 #include "common/softmax.hpp"
+#include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 
 namespace ffnbench {
 namespace {
+
+// Trained weights (training/FORMAT.md §3): R [B, d] and L [B, d_out].
+std::optional<SafetensorsFile> trained_weights(const Config& c) {
+  const int64_t d = c.integer("d"), d_out = c.integer("d_out") > 0 ? c.integer("d_out") : d, b = c.integer("B");
+  return open_trained_weights(c, "soft_lookup", {{"R", {b, d}}, {"L", {b, d_out}}},
+                              {"d", "d_out", "B", "temperature"});
+}
 
 class SoftLookupKernel final : public Kernel {
  public:
@@ -23,9 +32,14 @@ class SoftLookupKernel final : public Kernel {
       : d_(c.integer("d")), d_out_(c.integer("d_out") > 0 ? c.integer("d_out") : d_), buckets_(c.integer("B")),
         inv_temperature_(static_cast<float>(1.0 / c.real("temperature"))), reference_impl_(c.str("impl") == "reference"),
         r_(buckets_ * d_), l_(buckets_ * d_out_) {
-    const float a = 1.0f / std::sqrt(static_cast<float>(d_));
-    fill_uniform(r_.data(), r_.size(), seed, 51, -a, a);  // every element written
-    fill_uniform(l_.data(), l_.size(), seed, 52, -1.0f, 1.0f);
+    if (auto file = trained_weights(c)) {  // the export's layout is the kernel's: no relayout
+      r_ = load_tensor(*file, "R");
+      l_ = load_tensor(*file, "L");
+    } else {
+      const float a = 1.0f / std::sqrt(static_cast<float>(d_));
+      fill_uniform(r_.data(), r_.size(), seed, 51, -a, a);  // every element written
+      fill_uniform(l_.data(), l_.size(), seed, 52, -1.0f, 1.0f);
+    }
     if (!reference_impl_) grow_scratch(scores_, max_tokens * buckets_);  // first touch by a static loop
   }
 
@@ -110,11 +124,13 @@ class SoftLookupVariant final : public Variant {
             ParamSpec::integer("d_out", 0, 0, 65536, "output width (0: d)"),
             ParamSpec::integer("B", 1024, 1, 1 << 22, "buckets (rows of R and L)"),
             ParamSpec::real("temperature", 1.0, 1e-6, 1e6, "softmax temperature (> 0)"),
-            ParamSpec::choice("impl", "blas", {"blas", "reference"}, "OpenBLAS GEMMs + vector softmax, or the scalar reference")};
+            ParamSpec::choice("impl", "blas", {"blas", "reference"}, "OpenBLAS GEMMs + vector softmax, or the scalar reference"),
+            weights_param()};
   }
   void validate(const Config& c) const override {
     const double d_out = c.integer("d_out") > 0 ? c.integer("d_out") : c.integer("d");
     check_fits_in_memory("B", c.str("B"), 4.0 * c.integer("B") * (c.integer("d") + d_out), "R and L");
+    trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<SoftLookupKernel>(c, seed, max_tokens);
