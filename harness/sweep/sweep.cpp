@@ -167,6 +167,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   if (!opt.resume) {
     folder.write_file("experiment.ini", x.source_text);
     folder.write_file("machine.json", machine.dump(2) + "\n");
+    folder.write_file("schema.json", schema_json_text());
   }
   CsvAppender points_csv(folder.file("points.csv"), points_header(run.param_names));
   CsvAppender stages_csv(folder.file("stages.csv"), stages_header());
