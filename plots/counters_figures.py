@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import ffnplot
+import ffnstyle
 
 LINE_BYTES = 64  # LLC line size for the miss-based traffic estimate
 
@@ -28,9 +29,7 @@ def skip(what, why):
 
 
 def variant_colors(points):
-    names = sorted(points["variant"].unique())
-    cmap = plt.get_cmap("tab10")
-    return {v: cmap(i % 10) for i, v in enumerate(names)}
+    return {v: ffnstyle.family_color(v) for v in points["variant"].unique()}
 
 
 def ceiling_for(ceilings, kind, threads, **match):
@@ -50,35 +49,52 @@ def roofline(points, machine, ceilings, folder):
         if group.empty:
             continue
         ai = group["flops_model"] / group["bytes_model"]
-        fig, ax = plt.subplots(figsize=(7.5, 5))
+        fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.6))
         x_lo, x_hi = max(ai.min() / 4, 1e-3), ai.max() * 4
+        achieved = group["gflops_model_per_s"]
+        y_lo, y_hi = achieved.min() / 4, achieved.max() * 4  # from the data; ceilings widen it below
+        labels = []
         if ceilings:
-            for peak in ceiling_for(ceilings, "peak_flops", threads):
-                style = "-" if peak["isa"] == "avx512" else ":"
-                ax.axhline(peak["gflops"], color="black", ls=style, lw=1)
-                ax.text(x_hi, peak["gflops"], f" peak {peak['isa']} {peak['gflops']:.0f}", va="bottom",
-                        ha="right", fontsize=7)
-            for bw in ceiling_for(ceilings, "bandwidth", threads, kernel="load"):
+            peaks = ffnstyle.dedupe_levels([(p["isa"], p["gflops"]) for p in ceiling_for(ceilings, "peak_flops", threads)])
+            for names, gflops in peaks:
+                ax.axhline(gflops, color="black", ls="-", lw=0.9)
+                labels.append(ax.annotate(f"peak {names} {gflops:.0f}", (1.0, gflops), xycoords=("axes fraction", "data"),
+                                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=7))
+                y_hi = max(y_hi, gflops * 2)
+            loads = ffnstyle.dedupe_levels([(b["level"], b["gbs"]) for b in ceiling_for(ceilings, "bandwidth", threads,
+                                                                                         kernel="load")])
+            for names, gbs in loads:
                 xs = [x_lo, x_hi]
-                ax.plot(xs, [x * bw["gbs"] for x in xs], color="grey", lw=0.8, ls="--")
-                ax.text(x_lo, x_lo * bw["gbs"], f"{bw['level']} {bw['gbs']:.0f} GB/s", fontsize=7, color="grey",
-                        va="bottom")
+                ax.plot(xs, [x * gbs for x in xs], color="grey", lw=0.8, ls="--")
+                # Labelled where the line leaves the right edge or the top of the axes.
+                x_end = min(x_hi, y_hi / gbs)
+                top = x_end < x_hi
+                labels.append(ax.annotate(f"{names} {gbs:.0f} GB/s", (x_end, x_end * gbs),
+                                          xytext=(-3, -3) if top else (3, 0), textcoords="offset points",
+                                          fontsize=7, color="dimgrey", ha="right" if top else "left",
+                                          va="top" if top else "center", annotation_clip=False))
         else:
             ax.text(0.02, 0.02, "no ceilings.json: run `ffnbench calibrate`", transform=ax.transAxes, fontsize=8)
+        styles = ffnstyle.SeriesStyles()
         for variant, s in group.assign(ai=ai).groupby("variant"):
-            ax.scatter(s["ai"], s["gflops_model_per_s"], color=colors[variant], label=f"{variant} (model FLOPs)",
-                       s=25, zorder=3)
+            style = styles(variant, variant)
+            ax.scatter(s["ai"], s["gflops_model_per_s"], color=style["color"], marker="o",
+                       label=f"{variant} (model FLOPs)", s=22, zorder=3)
             counted = s[s["flops_hw"].notna()] if "flops_hw" in s else s.iloc[0:0]
             if not counted.empty:
                 ax.scatter(counted["ai"], counted["flops_hw"] / counted["time_median_s"] / 1e9, facecolors="none",
-                           edgecolors=colors[variant], label=f"{variant} (counted FLOPs)", s=40, zorder=3)
+                           edgecolors=style["color"], marker="D", label=f"{variant} (counted FLOPs)", s=30, zorder=3)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(x_lo, x_hi)
+        ax.set_ylim(y_lo, y_hi)
+        ffnstyle.legend_outside(ax, where="below", ncol=3)
+        fig.canvas.draw()
+        ffnstyle.spread_labels(fig, [t for t in labels if t.get_ha() == "left"])  # the column right of the axes
+        ffnstyle.spread_labels(fig, [t for t in labels if t.get_ha() == "right"], downward=True)
         ax.set_xlabel("arithmetic intensity (model FLOPs / model bytes)")
         ax.set_ylabel("GFLOP/s")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
         ffnplot.title(ax, machine, "Roofline (ceilings measured by ffnbench calibrate)", threads=threads,
                       precision=precision)
         written.append(ffnplot.save(fig, folder, f"roofline_T{threads}_{precision}"))
@@ -94,7 +110,7 @@ def llc_misses_per_token(points, machine, folder):
         return []
     written = []
     for (threads, precision), group in measured.groupby(["threads", "precision"]):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
         for label, s in group.assign(series=group.apply(ffnplot.series_label, axis=1)).groupby("series"):
             s = s.groupby("tokens", as_index=False)["llc_misses"].median().sort_values("tokens")
             ax.plot(s["tokens"], s["llc_misses"] / s["tokens"], marker="o", label=label)
@@ -104,7 +120,7 @@ def llc_misses_per_token(points, machine, folder):
         source = ",".join(sorted(group["counter_source"].dropna().astype(str).unique()))
         ax.set_ylabel(f"LLC misses per token ({source})")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ffnstyle.legend_outside(ax)
         ffnplot.title(ax, machine, "LLC misses per token", threads=threads, precision=precision)
         written.append(ffnplot.save(fig, folder, f"llc_misses_per_token_T{threads}_{precision}"))
     return written
@@ -135,7 +151,7 @@ def bandwidth_vs_ceiling(points, machine, ceilings, folder):
     written = []
     colors = variant_colors(points)
     for (threads, precision), group in measured.groupby(["threads", "precision"]):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
         gbs = group["bytes"] / group["time_median_s"] / 1e9
         for variant, s in group.assign(gbs=gbs).groupby("variant"):
             s = s.sort_values("tokens")
@@ -151,7 +167,7 @@ def bandwidth_vs_ceiling(points, machine, ceilings, folder):
         ax.set_xlabel("tokens per call (N)")
         ax.set_ylabel("memory bandwidth (GB/s): " + "; ".join(sorted(group["basis"].unique())))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ffnstyle.legend_outside(ax)
         ffnplot.title(ax, machine, "Achieved bandwidth vs measured ceiling", threads=threads, precision=precision)
         written.append(ffnplot.save(fig, folder, f"bandwidth_vs_ceiling_T{threads}_{precision}"))
     return written

@@ -14,19 +14,24 @@ import math
 import os
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
 import numpy as np
 import pandas as pd
 
 import claims
 import ffndataset as ds
 import ffnplot
+import ffnstyle
+import ffnstyle
 
 THREAD_CLASSES = ["1 thread", "all cores"]
+# Reference levels, not variants: drawn as lines across the bars.
+REFERENCE_BLOCKS = {"gemm_floor": "BLAS floor (gemm_floor)"}
 
 
 def headline_points(df, value):
     """Per (series, machine, thread class): the row at the largest token count measured."""
-    df = df.assign(series=ds.series_labels(df), thread_class=ds.thread_class(df))
+    df = df.assign(series=ffnplot.series_labels(df), thread_class=ds.thread_class(df))
     df = df[df["thread_class"].notna() & df[value].notna()]
     if df.empty:
         return df
@@ -39,22 +44,31 @@ def machines_title(machines, ids):
 
 
 def grouped_bars(ax, table, machine_ids, machines, log=False):
-    """table: index = series, columns = machine ids, values; one bar per machine per series."""
+    """table: index = series, columns = machine ids, values; one horizontal bar per machine per
+    series (horizontal: long series names never run into each other)."""
     series = list(table.index)
-    width = 0.8 / max(len(machine_ids), 1)
-    x = np.arange(len(series))
+    height = 0.8 / max(len(machine_ids), 1)
+    y = np.arange(len(series))
     for k, mid in enumerate(machine_ids):
         values = table[mid].values if mid in table.columns else np.full(len(series), np.nan)
-        bars = ax.bar(x + (k - (len(machine_ids) - 1) / 2) * width, values, width, label=ds.short_name(machines[mid]))
+        bars = ax.barh(y + (k - (len(machine_ids) - 1) / 2) * height, values, height, color=ffnstyle.sequence_color(k),
+                       label=ds.short_name(machines[mid]))
         for bar, v in zip(bars, values):
             if not np.isnan(v):
-                ax.annotate(f"{v:.2g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                            va="bottom", fontsize=6)
-    ax.set_xticks(x)
-    ax.set_xticklabels(series, rotation=30, ha="right", fontsize=7)
+                ax.annotate(f"{v:.2g}", (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(2, 0),
+                            textcoords="offset points", va="center", fontsize=6)
+    ax.set_yticks(y)
+    ax.set_yticklabels(series, fontsize=7)
+    ax.invert_yaxis()
     if log:
-        ax.set_yscale("log")
-    ax.grid(True, axis="y", alpha=0.3)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # minor labels of a short decade collide
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.grid(True, axis="x", alpha=0.3)
+
+
+def bar_height_in(n_series, n_machines):
+    return max(1.6, 0.16 * n_series * max(n_machines, 1) + 0.9)
 
 
 def speedup_by_machine(points, machines, folder):
@@ -66,24 +80,33 @@ def speedup_by_machine(points, machines, folder):
     head = headline_points(sp, "speedup")
     machine_ids = sorted(head["machine_id"].unique())
     classes = [c for c in THREAD_CLASSES if c in set(head["thread_class"])]
-    n_series = head["series"].nunique()
-    fig, axes = plt.subplots(len(classes), 1, figsize=(max(7, 0.9 * n_series * max(len(machine_ids), 1) + 3),
-                                                       4.2 * len(classes)), squeeze=False)
+    common, short = ffnstyle.common_label_parts(sorted(head["series"].unique()))
+    head = head.assign(series=head["series"].map(dict(zip(sorted(head["series"].unique()), short))))
+    variants = head[~head["block"].isin(REFERENCE_BLOCKS)]
+    n_series = variants["series"].nunique()
+    heights = [bar_height_in(n_series, len(machine_ids)) + 0.6 for _ in classes]
+    fig, axes = plt.subplots(len(classes), 1, figsize=ffnstyle.size("page", height=sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     for ax, tclass in zip(axes[:, 0], classes):
-        part = head[head["thread_class"] == tclass]
+        part = variants[variants["thread_class"] == tclass]
         table = part.pivot_table(index="series", columns="machine_id", values="speedup", aggfunc="max")
         spread = table.max().max() / max(table.min().min(), 1e-9)
         grouped_bars(ax, table, machine_ids, machines, log=spread > 30)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_ylabel(f"speedup over {ds.BASELINE} (×)")
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        for k, mid in enumerate(machine_ids):
+            for block, name in REFERENCE_BLOCKS.items():
+                level = head[(head["block"] == block) & (head["thread_class"] == tclass) & (head["machine_id"] == mid)]
+                if len(level):
+                    ffnstyle.reference_line(ax, level["speedup"].max(), f"{name}, {ds.short_name(machines[mid])}",
+                                            axis="x", color=ffnstyle.sequence_color(k), linestyle=":")
+        ax.set_xlabel(f"speedup over {ds.BASELINE} (×)")
         tokens = ",".join(str(t) for t in sorted(part["tokens"].unique()))
-        threads = ", ".join(f"{ds.short_name(machines[m]).split(' (')[0]}: {int(t)}"
-                            for m, t in part.groupby("machine_id")["threads"].max().items())
-        ax.set_title(f"Speedup over {ds.BASELINE} (best impl, d_ff = 4·d where measured), {tclass}\n"
-                     f"threads: {threads}; tokens N = {tokens}; precision = {','.join(sorted(part['precision'].unique()))}",
-                     fontsize=9)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Machines: {machines_title(machines, machine_ids)}", fontsize=8)
+        threads = ", ".join(f"{int(t)}" for t in sorted(part["threads"].unique()))
+        precision = ",".join(sorted(part["precision"].unique()))
+        ax.set_title("\n".join(ffnplot.textwrap.wrap(
+            f"Speedup over {ds.BASELINE} (best impl, d_ff = 4·d where measured), {tclass} (threads {threads}), "
+            f"N = {tokens}, precision {precision}" + (f"; every series: {common}" if common else ""), 110)), fontsize=8)
+        ffnstyle.legend_outside(ax)
     return ffnplot.save(fig, folder, "speedup_by_machine")
 
 
@@ -113,7 +136,8 @@ def ceiling_fractions(points, machines, ceilings, folder):
                      "compute": 100 * gflops / c["peak_gflops"] if c["peak_gflops"] else math.nan,
                      "bandwidth": 100 * bw / c["dram_gbs"] if c["dram_gbs"] else math.nan,
                      "roofline": r["time_median_s"] / bound if bound > 0 else math.nan})
-    fig, axes = plt.subplots(3, 1, figsize=(max(7, 0.6 * head["series"].nunique() * max(len(machine_ids), 1) + 3), 11))
+    one = bar_height_in(head["series"].nunique(), len(machine_ids)) + 0.5
+    fig, axes = plt.subplots(3, 1, figsize=ffnstyle.size("page", height=3 * one))
     panels = [("compute", "model GFLOP/s, % of peak FP32"),
               ("bandwidth", "bandwidth (counted, else model bytes), % of DRAM"),
               ("roofline", "latency / roofline bound (×)")]
@@ -122,11 +146,12 @@ def ceiling_fractions(points, machines, ceilings, folder):
         if not table.empty:
             pivot = table.pivot_table(index="series", columns="machine_id", values=column, aggfunc="max")
             grouped_bars(ax, pivot, [m for m in machine_ids if m in ceilings], machines, log=column == "roofline")
-            ax.legend(fontsize=7)
+            ffnstyle.legend_outside(ax)
         ax.set_ylabel(label, fontsize=8)
     threads = ", ".join(f"{int(t)}" for t in sorted(head["threads"].unique()))
-    axes[0].set_title("Normalized to each machine's measured ceilings (ceilings.json), fp32, all cores "
-                      f"(threads {threads}), largest N\nMachines: {machines_title(machines, machine_ids)}", fontsize=8)
+    axes[0].set_title("\n".join(ffnplot.textwrap.wrap(
+        "Normalized to each machine's measured ceilings (ceilings.json), fp32, all cores "
+        f"(threads {threads}), largest N. Machines: {machines_title(machines, machine_ids)}", 110)), fontsize=8)
     if missing:
         note = "no ceilings.json for " + ", ".join(ds.short_name(machines[m]) for m in missing) + \
                ": run `ffnbench calibrate` on " + ("it" if len(missing) == 1 else "them")

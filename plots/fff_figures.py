@@ -5,6 +5,7 @@ usage: /usr/bin/python3 plots/fff_figures.py <run folder>"""
 import matplotlib.pyplot as plt
 
 import ffnplot
+import ffnstyle
 
 
 def best_dense(points, **match):
@@ -21,20 +22,21 @@ def speedup_vs_tokens(points, machine, folder):
         return
     d_ff = 3072 if (dense["p_d_ff"] == 3072).any() else dense["p_d_ff"].min()
     base = best_dense(points, p_d_ff=d_ff)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
+    styles = ffnstyle.SeriesStyles()
     for (impl, threads), g in fff.groupby(["impl", "threads"]):
         g = g.sort_values("tokens")
         s = [base.get((n, threads), float("nan")) / t for n, t in zip(g["tokens"], g["time_median_s"])]
-        ax.plot(g["tokens"], s, marker="o", label=f"fff [{impl}] T={threads}")
-    ax.axhline(78, color="r", linestyle="--", label="UltraFastBERT's claim: 78x (one shared path)")
+        ax.plot(g["tokens"], s, label=f"[{impl}] T={threads}", **styles((impl, threads), "fff", impl))
+    ffnstyle.reference_line(ax, 78, "UltraFastBERT's claim: 78x (one shared path)", color="firebrick")
     ax.axhline(1, color="k", linewidth=0.8)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("tokens per call (N), distinct random inputs")
     ax.set_ylabel(f"speedup over the best gemm_ffn (d_ff={int(d_ff)})")
-    ax.legend(fontsize=7)
+    ffnstyle.legend_outside(ax)
     ax.grid(True, which="both", alpha=0.3)
-    ffnplot.title(ax, machine, "FFF speedup over dense vs tokens", threads=",".join(map(str, sorted(fff["threads"].unique()))), precision="fp32")
+    ffnplot.title(ax, machine, "FFF speedup over dense vs tokens (fff impls)", threads=",".join(map(str, sorted(fff["threads"].unique()))), precision="fp32")
     ffnplot.save(fig, folder, "fff_speedup_vs_tokens")
 
 
@@ -42,7 +44,8 @@ def speedup_vs_width(points, machine, folder):
     fff = points[points["variant"] == "fff"]
     if fff.empty or fff["p_d"].nunique() < 3 or not (points["variant"] == "gemm_ffn").any():
         return
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
+    styles = ffnstyle.SeriesStyles()
     for (impl, threads), g in fff.groupby(["impl", "threads"]):
         xs, ys = [], []
         for _, r in g.sort_values("p_d").iterrows():
@@ -50,14 +53,14 @@ def speedup_vs_width(points, machine, folder):
             if base is not None:
                 xs.append(r["p_d"])
                 ys.append(base / r["time_median_s"])
-        ax.plot(xs, ys, marker="o", label=f"fff [{impl}] T={threads}")
-    ax.axhline(20, color="r", linestyle="--", label="claim: ~20x at 2^14")
+        ax.plot(xs, ys, label=f"[{impl}] T={threads}", **styles((impl, threads), "fff", impl))
+    ffnstyle.reference_line(ax, 20, "claim: ~20x at 2^14", color="firebrick")
     ax.axhline(1, color="k", linewidth=0.8)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("layer width (d = d_out = dense hidden width)")
     ax.set_ylabel("speedup over the best gemm_ffn of that width")
-    ax.legend(fontsize=7)
+    ffnstyle.legend_outside(ax)
     ax.grid(True, which="both", alpha=0.3)
     ffnplot.title(ax, machine, f"FFF vs dense over width, N={int(fff['tokens'].iloc[0])}", precision="fp32")
     ffnplot.save(fig, folder, "fff_speedup_vs_width")
@@ -68,14 +71,15 @@ def time_vs_depth(points, machine, folder):
     if fff.empty or fff["p_depth"].nunique() < 3:
         return
     for threads, group in fff.groupby("threads"):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
+        styles = ffnstyle.SeriesStyles()
         for impl, g in group.groupby("impl"):
             g = g.sort_values("p_depth")
-            ax.plot(g["p_depth"], g["time_median_s"] * 1e3, marker="o", label=f"fff [{impl}]")
+            ax.plot(g["p_depth"], g["time_median_s"] * 1e3, label=f"[{impl}]", **styles(impl, "fff", impl))
         ax.set_yscale("log")
         ax.set_xlabel("tree depth D")
         ax.set_ylabel("median latency per call (ms)")
-        ax.legend(fontsize=7)
+        ffnstyle.legend_outside(ax)
         ax.grid(True, which="both", alpha=0.3)
         ffnplot.title(ax, machine, f"Tree walk vs matrix form over depth, N={int(group['tokens'].iloc[0])}", threads=threads, precision="fp32")
         ffnplot.save(fig, folder, f"fff_time_vs_depth_T{threads}")

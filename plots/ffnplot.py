@@ -1,15 +1,24 @@
 """Shared helpers for ffnbench figure scripts: load a run folder, title, save PNG + PDF.
 
-Every figure names its machine, threads and precision (DESIGN.md section 6)."""
+Every figure names its machine, threads and precision (DESIGN.md section 6); its style comes
+from ffnstyle."""
 import json
 import os
 import sys
+import textwrap
+import warnings
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures go to files
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+import ffnstyle  # noqa: E402,F401  (sets the rcParams of every figure)
+
+# Called as check(fig, name) on every figure before it is written (tests/test_figures.py checks
+# that no labels overlap and every series has its own style).
+CHECKS = []
 
 
 def load_run(folder):
@@ -69,7 +78,10 @@ def title(ax, machine, what, threads=None, precision=None):
         parts.append(f"precision={precision}")
     if machine.get("_conditions"):
         parts.append(machine["_conditions"])
-    ax.set_title(f"{what}\n" + ", ".join(parts), fontsize=9)
+    # Wrapped to the axes' width, so titles of panels side by side never run into each other.
+    width_chars = max(30, int(ax.get_position().width * ax.figure.get_figwidth() * 15))
+    lines = textwrap.wrap(what, width_chars) + textwrap.wrap(", ".join(parts), width_chars)
+    ax.set_title("\n".join(lines), fontsize=8)
 
 
 def _present(value):
@@ -105,10 +117,15 @@ def save(fig, folder, name):
     """Writes <folder>/figures/<name>.png and .pdf; returns the PNG path."""
     out = os.path.join(folder, "figures")
     os.makedirs(out, exist_ok=True)
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tight_layout warns about legends placed outside the axes
+        fig.tight_layout()
+    fig.canvas.draw()
+    for check in CHECKS:
+        check(fig, name)
     png = os.path.join(out, name + ".png")
-    fig.savefig(png, dpi=130)
-    fig.savefig(os.path.join(out, name + ".pdf"))
+    fig.savefig(png, dpi=200, bbox_inches="tight")
+    fig.savefig(os.path.join(out, name + ".pdf"), bbox_inches="tight")
     plt.close(fig)
     print(png)
     return png

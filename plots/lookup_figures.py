@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import ffnplot
+import ffnstyle
 
 
 def extras_value(extras, key):
@@ -35,7 +36,7 @@ def latency_breakdown(points, stages, machine, folder, threads):
         return
     lk["label"] = lk.apply(lookup_label, axis=1)
     lk = lk.sort_values("time_median_s")
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))
     bottom = pd.Series(0.0, index=lk.index)
     for stage, color in (("projection", "#4c72b0"), ("code_score", "#dd8452"), ("gather", "#55a868")):
         ms = lk["point_id"].map(stages[stages["stage"] == stage].set_index("point_id")["time_median_s"]).fillna(0) * 1e3
@@ -47,7 +48,7 @@ def latency_breakdown(points, stages, machine, folder, threads):
             ax.axvline(best["time_median_s"] * 1e3, color="k", linestyle=style,
                        label=f"best gemm_ffn {precision} [{best['impl']}]")
     ax.set_xlabel("median latency per call (ms)")
-    ax.legend(fontsize=7, loc="lower right")
+    ffnstyle.legend_outside(ax)
     ffnplot.title(ax, machine, f"LookupFFN stage breakdown, N={int(lk['tokens'].iloc[0])}", threads=threads)
     ffnplot.save(fig, folder, f"lookup_breakdown_T{threads}")
 
@@ -65,7 +66,7 @@ def speedup(points, machine, folder):
     if not rows:
         return
     df = pd.DataFrame(rows, columns=["label", "threads", "speedup", "vs"])
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))
     labels = sorted(df["label"].unique())
     width = 0.8 / df["threads"].nunique()
     for i, (threads, g) in enumerate(df.groupby("threads")):
@@ -76,7 +77,7 @@ def speedup(points, machine, folder):
     ax.axvline(1.0, color="k", linewidth=0.8)
     ax.axvline(2.51, color="r", linestyle="--", label="paper's claim: 2.51x")
     ax.set_xlabel("speedup over the best gemm_ffn of the same precision (same run)")
-    ax.legend(fontsize=7)
+    ffnstyle.legend_outside(ax)
     ffnplot.title(ax, machine, "LookupFFN speedup over the dense FFN",
                   threads=",".join(str(t) for t in sorted(df["threads"].unique())), precision="fp32 / bf16 tables")
     ffnplot.save(fig, folder, "lookup_speedup")
@@ -91,7 +92,7 @@ def flops_per_token(points, machine, folder):
     base = (dense["flops_model"] / dense["tokens"]).iloc[0]
     lk["label"] = lk.apply(lambda r: lookup_label(r) if r["variant"] == "lookup_ffn" else f"gemm_ffn [{r['impl']}] {r['precision']}", axis=1)
     lk = lk.drop_duplicates("label")
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))
     ax.barh(lk["label"], lk["flops_model"] / lk["tokens"] / base, label="model")
     if lk["flops_hw"].notna().any():
         ax.barh(lk["label"], lk["flops_hw"] / lk["tokens"] / base, height=0.4, label="counted (hw)")
@@ -100,7 +101,7 @@ def flops_per_token(points, machine, folder):
         note = " (no hardware FLOP counts on this machine: model only)"
     ax.axvline(1 / 6, color="r", linestyle="--", label="paper: 6x fewer")
     ax.set_xlabel("FLOPs per token / gemm_ffn's" + note)
-    ax.legend(fontsize=7)
+    ffnstyle.legend_outside(ax)
     ffnplot.title(ax, machine, "FLOPs per token normalized to the dense FFN", threads=int(one["threads"].iloc[0]))
     ffnplot.save(fig, folder, "lookup_flops_per_token")
 
@@ -113,7 +114,7 @@ def gather_bandwidth(points, machine, folder):
     if lk.empty:
         return
     ceilings = ffnplot.load_ceilings(folder)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))
     lk["label"] = lk.apply(lambda r: f"{lookup_label(r)} T={r['threads']}", axis=1)
     ax.barh(lk["label"], lk["gather_gbs"], label="gather: table bytes read / gather time")
     note = "no ceilings.json in this run folder (run `ffnbench calibrate --out <run folder>`)"
@@ -127,7 +128,7 @@ def gather_bandwidth(points, machine, folder):
                 ax.axvline(gbs, color=color, linestyle="--" if threads == 1 else ":", label=f"{level} load ceiling, {threads} thread(s)")
         note = "ceilings from ffnbench calibrate (load kernels)"
     ax.set_xlabel("GB/s  —  " + note, fontsize=8)
-    ax.legend(fontsize=6)
+    ffnstyle.legend_outside(ax, where="below", ncol=2)
     ffnplot.title(ax, machine, "LookupFFN gather bandwidth vs the measured ceilings")
     ffnplot.save(fig, folder, "lookup_gather_bandwidth")
 

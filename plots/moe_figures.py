@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import ffnplot
+import ffnstyle
 
 
 def extras_value(extras, key):
@@ -21,19 +22,19 @@ def load_balance_and_stages(points, stages, machine, folder):
         return
     moe["label"] = moe.apply(lambda r: f"E={int(r['p_experts'])} k={int(r['p_top_k'])} d_e={int(r['p_d_e'])} [{r['impl']}] T={r['threads']}", axis=1)
     moe["balance"] = moe["extras"].map(lambda e: float(extras_value(e, "max_over_mean") or "nan"))
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.35 * len(moe) + 2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=ffnstyle.size("page", height=0.18 * len(moe) + 1.8))
     ax1.barh(moe["label"], moe["balance"])
     ax1.axvline(1.0, color="k", linewidth=0.8)
-    ax1.set_xlabel("tokens of the busiest expert / mean (1 = balanced)")
+    ax1.set_xlabel("busiest expert's tokens / mean")
     ax1.tick_params(axis="y", labelsize=7)
     left = pd.Series(0.0, index=moe.index)
     for stage in ("route", "experts", "combine"):
         ms = moe["point_id"].map(stages[stages["stage"] == stage].set_index("point_id")["time_median_s"]).fillna(0) * 1e3
         ax2.barh(moe["label"], ms, left=left, label=stage)
         left += ms
-    ax2.set_xlabel("median latency per call (ms)")
+    ax2.set_xlabel("median latency (ms)")
     ax2.set_yticklabels([])
-    ax2.legend(fontsize=7)
+    ffnstyle.legend_outside(ax2)
     ffnplot.title(ax1, machine, "MoE load balance")
     ffnplot.title(ax2, machine, "MoE stages", precision="fp32")
     ffnplot.save(fig, folder, "moe_balance_and_stages")
@@ -52,18 +53,20 @@ def moe_vs_fff(points, machine, folder):
         return
     both[["total", "active"]] = both.apply(lambda r: pd.Series(neurons(r)), axis=1)
     for threads, group in both.groupby("threads"):
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        fig, axes = plt.subplots(1, 2, figsize=ffnstyle.size("page", 0.5))
+        styles = ffnstyle.SeriesStyles()
         for ax, budget in zip(axes, ("total", "active")):
             for (variant, impl), g in group.groupby(["variant", "impl"]):
                 g = g.sort_values(budget)
-                ax.plot(g[budget], g["time_median_s"] * 1e3, marker="o", label=f"{variant} [{impl}]")
+                ax.plot(g[budget], g["time_median_s"] * 1e3, label=f"{variant} [{impl}]",
+                        **styles((variant, impl), variant, impl))
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel(f"{budget} hidden neurons")
             ax.set_ylabel("median latency per call (ms)")
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
             ffnplot.title(ax, machine, f"MoE vs FFF at equal {budget} parameters, N={int(group['tokens'].iloc[0])}", threads=threads, precision="fp32")
+        ffnstyle.legend_outside(axes[1])  # the same series in both panels: one legend
         ffnplot.save(fig, folder, f"moe_vs_fff_T{threads}")
 
 

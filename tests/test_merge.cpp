@@ -10,6 +10,7 @@
 
 #include "core/params.hpp"
 #include "merge/csv_table.hpp"
+#include "merge/dataset.hpp"
 #include "merge/experiment_diff.hpp"
 #include "merge/merge.hpp"
 #include "results/csv.hpp"
@@ -150,23 +151,39 @@ TEST_F(Merge, ShardsOfOneMachineShareItsMachineFile) {
   EXPECT_TRUE(fs::exists(out() / "machines" / "pool.json"));
 }
 
-TEST_F(Merge, SchemaMismatchSaysWhichColumnsDiffer) {
+TEST_F(Merge, OtherParametersAndOlderDetailFilesAreAlignedNotRefused) {
   auto a = machine("m1", "r1", {64});
   auto b = machine("m2", "r2", {64});
   b.param_names = {"b", "d", "d_ff", "depth", "h", "leaf_width", "order", "projection", "table_precision"};
-  fs::path ra = write_run(root / "in", a), rb = write_run(root / "in", b);
-  EXPECT_EQ(error_of([&] { merge({ra, rb}); }),
-            "invalid value '" + (rb / "points.csv").string() + "' for 'schema': must have the columns of " +
-                (ra / "points.csv").string() + " (missing: [p_tau], unexpected: [p_leaf_width])");
-  expect_nothing_written(root, out());
-
-  // A details file of another harness version.
-  fs::path rc = write_run(root / "in", machine("m3", "r3", {64}));
-  std::ofstream(rc / "reps.csv") << "run_id,point_id,repetition,time_s\n";
-  EXPECT_EQ(error_of([&] { merge({ra, rc}); }),
-            "invalid value '" + (rc / "reps.csv").string() + "' for 'schema': must have the columns of " +
-                (ra / "reps.csv").string() + " (missing: [iterations, overhead_s, round, position], unexpected: [])");
-  expect_nothing_written(root, out());
+  auto c = machine("m3", "r3", {64});
+  fs::path ra = write_run(root / "in", a), rb = write_run(root / "in", b), rc = write_run(root / "in", c);
+  // reps.csv of a version before interleaved rounds and the overhead column.
+  std::ofstream(rc / "reps.csv") << "run_id,point_id,repetition,time_s\nr3," << c.points[0].point_id() << ",0,0.001\n";
+  MergeSummary s = merge({ra, rb, rc});
+  EXPECT_EQ(s.points, 3u);
+  auto points = merged("points.csv");
+  // The union of the parameters, sorted; each input's missing ones empty.
+  const auto& h = points[0];
+  const auto first_param = std::find(h.begin(), h.end(), "p_b");
+  ASSERT_NE(std::find(first_param, h.end(), "p_leaf_width"), h.end());
+  ASSERT_NE(std::find(first_param, h.end(), "p_tau"), h.end());
+  EXPECT_TRUE(std::is_sorted(first_param, h.end()));
+  EXPECT_EQ(column(points, 1, "p_leaf_width"), "");
+  EXPECT_EQ(column(points, 1, "p_d"), "512");
+  EXPECT_EQ(column(points, 2, "p_tau"), "");
+  auto reps = merged("reps.csv");
+  EXPECT_EQ(reps[0], reps_header());
+  ASSERT_EQ(reps.size(), 1u + 2 + 2 + 1);  // two repetitions of each synthetic run, one of the old file
+  EXPECT_EQ(column(reps, 5, "time_s"), "0.001");
+  EXPECT_EQ(column(reps, 5, "round"), "");
+  std::string notes;
+  for (const auto& n : s.notes) notes += n + "\n";
+  EXPECT_NE(notes.find((rb / "points.csv").string() + ": no p_tau column(s)"), std::string::npos) << notes;
+  EXPECT_NE(notes.find((rc / "reps.csv").string() + " (schema 1, this ffnbench writes " +
+                       std::to_string(kResultsSchema) +
+                       "): empty (not measured by that version): iterations, overhead_s, round, position"),
+            std::string::npos) << notes;
+  EXPECT_EQ(slurp(out() / "schema.json"), schema_json_text());
 }
 
 TEST_F(Merge, ExperimentMismatchNamesTheDifferingKeys) {
@@ -479,4 +496,44 @@ TEST_F(Merge, CeilingsOfAnotherCpuAreRefused) {
             "invalid value '" + (ra / "ceilings.json").string() + "' for 'ceilings.json': was calibrated on 'Some "
             "Other CPU' but the run is of 'CPU of m1': calibrate on the machine that ran (ffnbench calibrate --out "
             "<run folder>)");
+}
+
+// The committed Zen 4 reference predates schema.json and the columns since: it reads as the
+// current schema, with what that code did filled in and the rest empty, and merges with a run of
+// today's code.
+TEST_F(Merge, TheZen4ReferenceOfSchemaOneReadsAsTheCurrentSchema) {
+  const fs::path refs = fs::path(FFNBENCH_SOURCE_DIR) / "results" / "reference";
+  const fs::path zen4 = refs / "amd-zen-4-2c-415a" / "quick", zen5 = refs / "amd-zen-5-2c-c08a" / "quick";
+  const Dataset d = load_dataset(zen4.string());
+  EXPECT_EQ(d.schema, 1);
+  const auto& core = points_core_columns();
+  ASSERT_GE(d.points.header.size(), core.size());
+  EXPECT_TRUE(std::equal(core.begin(), core.end(), d.points.header.begin()));
+  ASSERT_FALSE(d.points.rows.empty());
+  for (const auto& row : d.points.rows) {
+    EXPECT_EQ(row[d.points.column("inputs")], "repeat (before fresh inputs)");
+    EXPECT_EQ(row[d.points.column("schedule")], "sequential");
+    EXPECT_EQ(row[d.points.column("time_ci_low_s")], "");
+    EXPECT_EQ(row[d.points.column("gate_rows_checked")], "");
+    EXPECT_NE(row[d.points.column("time_median_s")], "");
+  }
+  EXPECT_EQ(d.reps.header, reps_header());
+  std::string notes;
+  for (const auto& n : d.migration_notes) notes += n + "\n";
+  EXPECT_NE(notes.find((zen4 / "points.csv").string() + " (schema 1, this ffnbench writes " +
+                       std::to_string(kResultsSchema) + "): columns that version did not write, filled with what it "
+                       "did: inputs = 'repeat (before fresh inputs)', schedule = 'sequential'; empty (not measured "
+                       "by that version): input_batches, time_ci_low_s, time_ci_high_s, gate_rows_checked"),
+            std::string::npos) << notes;
+
+  // With a run of the current code: the experiments differ in repetitions, inputs, schedule, fff.impl.
+  MergeOptions o{{zen4.string(), zen5.string()}, out().string(), "", {"repetitions", "inputs", "schedule", "fff.impl"}};
+  MergeSummary s = merge_runs(o);
+  EXPECT_EQ(s.machines, 2u);
+  const Dataset m = load_dataset(out().string());
+  EXPECT_EQ(m.schema, kResultsSchema);
+  EXPECT_TRUE(m.migration_notes.empty());
+  const size_t layernorm = m.points.column("p_layernorm"), mid = m.points.column("machine_id");
+  for (const auto& row : m.points.rows)
+    if (row[mid] == "amd-zen-4-2c-415a") EXPECT_EQ(row[layernorm], "");
 }

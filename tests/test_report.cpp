@@ -177,3 +177,58 @@ TEST_F(Report, FailingFigureScriptsAreShownAndExitOne) {
   EXPECT_FALSE(figures_up_to_date(run.string(), std::string(FFNBENCH_SOURCE_DIR) + "/plots"))
       << "a failed drawing must be retried next time";
 }
+
+// The reference machines of the same experiment next to the user's run, by default from the
+// source tree's results/reference, more with --reference DIR, none with --reference none.
+TEST_F(Report, ReferenceMachinesOfTheSameExperimentAreShownSideBySide) {
+  fs::path run = write_run(root / "results", machine("user-m-2c-0001", 4.0e-4));
+  SyntheticRun other = machine("ref-m-2c-0002", 8.0e-4);
+  other.experiment = "repetitions = 9\n" + other.experiment;  // made with other settings: still shown
+  write_run(root / "refs", other);
+  SyntheticRun unrelated = machine("ref-x-2c-0003", 8.0e-4);
+  unrelated.experiment = "name = another\ntokens = 64\nthreads = 1\n\n[gemm_ffn]\nd = 512\nd_ff = 2048\n";
+  write_run(root / "refs", unrelated);
+
+  CliResult r = run_cli("report " + run.string() + " --reference " + (root / "refs").string());
+  ASSERT_EQ(r.status, 0) << r.output << slurp(run / "report.md");
+  EXPECT_NE(r.output.find("reference machines side by side: ref-m-2c-0002\n"), std::string::npos) << r.output;
+  std::string md = slurp(run / "report.md");
+  const size_t section = md.find("## Next to the reference machines\n");
+  ASSERT_NE(section, std::string::npos) << md;
+  EXPECT_NE(md.find("- `ref-m-2c-0002`: " + (root / "refs" / "ref-m-2c-0002" / "run-ref-m-2c-0002").string(), section),
+            std::string::npos) << md;
+  EXPECT_EQ(md.find("ref-x-2c-0003"), std::string::npos) << md;
+  EXPECT_NE(md.find("Their experiment differs from this one in: repetitions"), std::string::npos) << md;
+  // Both machines in the table and in the claims, and the cross-machine figure of the two on disk.
+  EXPECT_NE(md.find("| `ref-m-2c-0002` | CPU ref-m-2c-0002 |", section), std::string::npos) << md;
+  EXPECT_NE(md.find("| `user-m-2c-0001` | CPU user-m-2c-0001 |", section), std::string::npos) << md;
+  EXPECT_NE(md.find("2.51× claimed, 1.25× measured on ref-m-2c-0002", section), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(run / "with_references" / "figures" / "speedup_by_machine.png"));
+  EXPECT_NE(md.find("(with_references/figures/speedup_by_machine.png)"), std::string::npos) << md;
+
+  r = run_cli("report " + run.string() + " --reference none --reference " + (root / "refs").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  md = slurp(run / "report.md");
+  EXPECT_NE(md.find("## Next to the reference machines\n\nLeft out (`--reference none`)."), std::string::npos) << md;
+  EXPECT_EQ(md.find("ref-m-2c-0002"), std::string::npos) << md;
+
+  r = run_cli("report " + run.string() + " --reference " + (root / "nowhere").string());
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("invalid value '" + (root / "nowhere").string() + "' for 'reference': must be a folder"),
+            std::string::npos) << r.output;
+}
+
+// With no --reference at all, a run of quick.ini meets the committed references of the other
+// microarchitectures (a clean clone has them in results/reference).
+TEST_F(Report, ByDefaultTheCommittedReferencesAreShown) {
+  const fs::path zen5 = fs::path(FFNBENCH_SOURCE_DIR) / "results" / "reference" / "amd-zen-5-2c-c08a" / "moe_grouped";
+  const fs::path run = root / "moe_grouped";
+  fs::copy(zen5, run, fs::copy_options::recursive);
+  CliResult r = run_cli("report " + run.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("reference machines side by side: amd-zen-4-2c-415a\n"), std::string::npos) << r.output;
+  const std::string md = slurp(run / "report.md");
+  EXPECT_NE(md.find("- `amd-zen-4-2c-415a`: "), std::string::npos) << md;
+  // The Zen 4 run is of schema 1: migrated, and the report says so.
+  EXPECT_NE(md.find("(schema 1, this ffnbench writes"), std::string::npos) << md;
+}

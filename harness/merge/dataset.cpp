@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/params.hpp"
+#include "merge/migrate.hpp"
 #include "results/schema.hpp"
 
 namespace fs = std::filesystem;
@@ -140,6 +141,12 @@ Dataset load_dataset(const std::string& folder) {
   d.counters = load_or_empty(dir / "counters.csv", counters_header());
   require_columns(d.points, {"run_id", "machine_id", "point_id"});
   for (const CsvTable* t : {&d.stages, &d.reps, &d.counters}) require_columns(*t, {"run_id", "point_id"});
+  d.schema = folder_schema(folder);
+  const std::vector<std::pair<CsvTable*, const std::vector<std::string>*>> current = {
+      {&d.points, &points_core_columns()}, {&d.stages, &stages_header()}, {&d.reps, &reps_header()},
+      {&d.counters, &counters_header()}};
+  for (auto [table, columns] : current)
+    for (auto& note : migrate_table(*table, *columns, d.schema)) d.migration_notes.push_back(std::move(note));
 
   const size_t mid = d.points.column("machine_id");
   for (size_t r = 0; r < d.points.rows.size(); ++r) {

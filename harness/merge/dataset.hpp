@@ -18,7 +18,9 @@ struct Dataset {
   std::string experiment_text;                      // experiment.ini
   std::map<std::string, nlohmann::json> machines;   // machine_id -> machine.json
   std::map<std::string, nlohmann::json> ceilings;   // machine_id -> ceilings.json, where calibrated
-  CsvTable points, stages, reps, counters;
+  CsvTable points, stages, reps, counters;          // in the current schema (merge/migrate.hpp)
+  int schema = 1;                                   // the schema the folder was written with
+  std::vector<std::string> migration_notes;         // what an older schema lacked, per file
 
   // The four tables with their file names, in the order they are written.
   std::vector<std::pair<std::string, CsvTable*>> tables();
@@ -28,7 +30,8 @@ struct Dataset {
 // Reads and checks a dataset folder. Bad input throws ConfigError: not a results folder, a
 // missing experiment.ini or machine.json (or one that is not JSON), a corrupt CSV row (file and
 // line), points of a machine no machine.json describes. stages/reps/counters.csv may be absent
-// (copied without them): they read as empty, with the schema's header.
+// (copied without them): they read as empty, with the schema's header. Folders of older schemas
+// are migrated to the current columns (migration_notes says what was filled).
 Dataset load_dataset(const std::string& folder);
 
 // Whether `folder` looks like a merged dataset (has machines/).

@@ -14,7 +14,9 @@
 #include "core/params.hpp"
 #include "merge/dataset.hpp"
 #include "merge/experiment_diff.hpp"
+#include "merge/migrate.hpp"
 #include "results/csv.hpp"
+#include "results/schema.hpp"
 
 namespace fs = std::filesystem;
 
@@ -45,17 +47,16 @@ std::vector<std::string> expand_inputs(const MergeOptions& o) {
   return folders;
 }
 
-void check_same_columns(const std::vector<Dataset>& inputs) {
-  const Dataset& first = inputs.front();
-  for (size_t i = 1; i < inputs.size(); ++i) {
-    auto ours = inputs[i].tables();
-    auto theirs = first.tables();
-    for (size_t t = 0; t < ours.size(); ++t)
-      if (ours[t].second->header != theirs[t].second->header)
-        throw ConfigError("schema", ours[t].second->path,
-                          fmt::format("must have the columns of {} ({})", theirs[t].second->path,
-                                      describe_column_difference(theirs[t].second->header, ours[t].second->header)));
+// Inputs of other schemas or parameter sets: every input's table gets the union of the columns.
+std::vector<std::string> align_columns(std::vector<Dataset>& inputs) {
+  std::vector<std::string> notes;
+  for (const auto& d : inputs) notes.insert(notes.end(), d.migration_notes.begin(), d.migration_notes.end());
+  for (size_t t = 0; t < inputs.front().tables().size(); ++t) {
+    std::vector<CsvTable*> tables;
+    for (auto& d : inputs) tables.push_back(d.tables()[t].second);
+    for (auto& note : align_tables(tables)) notes.push_back(std::move(note));
   }
+  return notes;
 }
 
 void check_same_experiment(const std::vector<Dataset>& inputs, const std::set<std::string>& ignored) {
@@ -216,10 +217,10 @@ void write_json(const fs::path& path, const nlohmann::json& j) {
 MergeSummary merge_runs(const MergeOptions& o) {
   std::vector<Dataset> inputs;
   for (const auto& path : expand_inputs(o)) inputs.push_back(load_dataset(path));
-  check_same_columns(inputs);
   check_same_experiment(inputs, o.ignored_keys);
 
   MergeSummary summary;
+  summary.notes = align_columns(inputs);
   summary.inputs = inputs.size();
   nlohmann::json machines = nlohmann::json::object(), ceilings = nlohmann::json::object();
   collect_machines(inputs, machines, ceilings);
@@ -277,6 +278,7 @@ MergeSummary merge_runs(const MergeOptions& o) {
     {
       std::ofstream ini(tmp / "experiment.ini", std::ios::binary);
       ini << inputs.front().experiment_text;
+      std::ofstream(tmp / "schema.json", std::ios::binary) << schema_json_text();
     }
     for (const auto& [id, m] : machines.items()) write_json(tmp / "machines" / (id + ".json"), m);
     if (!ceilings.empty()) {

@@ -16,6 +16,7 @@
 #include "merge/experiment_diff.hpp"
 #include "report/figure_scripts.hpp"
 #include "report/machine_views.hpp"
+#include "report/references.hpp"
 
 namespace fs = std::filesystem;
 
@@ -65,10 +66,43 @@ ReportOptions checked(ReportOptions o) {
   if (access(o.python.c_str(), X_OK) != 0)
     throw ConfigError("python", o.python,
                       "must be a Python 3 with matplotlib and pandas (Debian: python3-matplotlib python3-pandas)");
+  for (const auto& root : o.references)
+    if (!fs::is_directory(root))
+      throw ConfigError("reference", root,
+                        "must be a folder of reference run folders (results/reference/<machine_id>/<experiment>/), "
+                        "or none to leave the reference machines out");
   if (o.out.empty()) o.out = (fs::path(o.folder) / "report.md").string();
   const fs::path parent = fs::absolute(o.out).parent_path();
   if (!fs::is_directory(parent)) throw ConfigError("out", o.out, "must be in an existing folder");
   return o;
+}
+
+std::string reference_section(const ReferenceSet& refs, const Dataset& d, const std::string& name, const fs::path& base,
+                              std::vector<std::string>& figures) {
+  std::string md = "## Next to the reference machines\n\n";
+  if (refs.roots.empty()) return md + "Left out (`--reference none`).\n\n";
+  const std::string where = fmt::format("{}", fmt::join(refs.roots, ", "));
+  if (refs.runs.empty())
+    return md + fmt::format("No reference run of experiment `{}` of another machine in {} (`--reference DIR` adds a "
+                            "folder of them; `scripts/refresh_reference.sh RUN_DIR` makes one).\n\n", name, where);
+  md += fmt::format("This data merged with the reference runs of `{}` (from {}) into `{}`:\n\n", name, where,
+                    fs::relative(fs::absolute(refs.combined.empty() ? d.path : refs.combined), base).generic_string());
+  for (size_t i = 0; i < refs.runs.size(); ++i) md += fmt::format("- `{}`: {}\n", refs.machines[i], refs.runs[i]);
+  if (!refs.differing_keys.empty())
+    md += fmt::format("\nTheir experiment differs from this one in: {}; compare points of equal parameters only.\n",
+                      fmt::join(refs.differing_keys, ", "));
+  for (const auto& note : refs.notes) md += fmt::format("\n- note: {}", note);
+  md += "\n\n";
+  if (!refs.error.empty()) return md + fmt::format("They could not be combined: {}\n\n", refs.error);
+  const fs::path figs = fs::path(refs.combined) / "figures";
+  if (fs::exists(figs / "crossmachine_table.md")) md += slurp(figs / "crossmachine_table.md") + "\n";
+  if (fs::exists(figs / "claims.md")) md += "The claims on every machine:\n\n" + slurp(figs / "claims.md") + "\n";
+  for (const auto& image : images_in(figs)) {
+    const std::string link = fs::relative(fs::absolute(image), base).generic_string();
+    figures.push_back(link);
+    md += fmt::format("![{}]({})\n\n", image.stem().string(), link);
+  }
+  return md;
 }
 
 struct Section {
@@ -113,6 +147,12 @@ ReportResult write_report(const ReportOptions& given) {
     const auto& [id, machine] = *d.machines.begin();
     sections.push_back({fmt::format("{} (`{}`)", machine_title(machine, id), id), images_in(fs::path(d.path) / "figures")});
   }
+  const ReferenceSet refs = combine_with_references(d, o.references);
+  if (!refs.combined.empty()) {
+    auto more = draw_figures(refs.combined, {kCrossMachineScript}, o.plots_dir, o.python, o.refresh);
+    runs.insert(runs.end(), more.begin(), more.end());
+  }
+  result.reference_machines = refs.machines;
   for (const auto& r : runs) {
     if (r.status > 0) result.failed_scripts.push_back(fmt::format("{} on {}", r.script, r.folder));
     if (r.status >= 0) ++result.scripts_run;
@@ -140,6 +180,8 @@ ReportResult write_report(const ReportOptions& given) {
     md += "Each claim against this data: the best impl of the variant vs the best impl of its baseline at "
           "equal tokens, threads, d and precision (plots/claims.py).\n\n" + slurp(figures / "claims.md") + "\n";
   else md += "Not evaluated: crossmachine_figures.py did not run (see below).\n\n";
+
+  md += reference_section(refs, d, name, base, result.figures);
 
   md += "## Points\n\n| machine | ok | other status |\n|---|---|---|\n";
   {

@@ -1,6 +1,15 @@
 #include "results/schema.hpp"
 
+#include <fmt/format.h>
+
+#include "build_info.hpp"
+
 namespace ffnbench {
+
+std::string schema_json_text() {
+  return fmt::format("{{\n  \"results_schema\": {},\n  \"written_by\": \"ffnbench {}\"\n}}\n", kResultsSchema,
+                     build_info::kVersion);
+}
 
 const std::vector<std::string>& points_core_columns() {
   static const std::vector<std::string> columns = {

@@ -27,6 +27,7 @@
 #include "sweep/progress.hpp"
 #include "sweep/pytorch_gate.hpp"
 #include "sweep/roofline.hpp"
+#include "sweep/row_labels.hpp"
 #include "sweep/run_point.hpp"
 #include "sweep/schedule.hpp"
 
@@ -98,17 +99,21 @@ struct Tally {
 };
 
 
-void print_summary(const std::vector<std::vector<std::string>>& rows, const Tally& tally,
+// One row per point: its label (block and the parameters that set it apart from the block's other
+// points) and its measurement.
+void print_summary(const std::vector<std::pair<std::string, std::vector<std::string>>>& rows, const Tally& tally,
                    const std::string& folder) {
-  std::printf("\n%-22s %-10s %-6s %8s %3s %12s %10s  %s\n", "block", "impl", "prec", "tokens", "T",
-              "median_ms", "GFLOP/s", "status");
+  size_t width = 5;
+  for (const auto& [label, r] : rows) width = std::max(width, label.size());
+  std::printf("\n%-*s %-10s %-6s %8s %3s %12s %10s  %s\n", static_cast<int>(width), "point", "impl", "prec", "tokens",
+              "T", "median_ms", "GFLOP/s", "status");
   const auto& cols = points_core_columns();
   auto at = [&](const std::vector<std::string>& r, const char* c) {
     return r[std::find(cols.begin(), cols.end(), c) - cols.begin()];
   };
-  for (const auto& r : rows) {
+  for (const auto& [label, r] : rows) {
     double t = at(r, "time_median_s").empty() ? 0 : std::stod(at(r, "time_median_s"));
-    std::printf("%-22s %-10s %-6s %8s %3s %12s %10s  %s\n", at(r, "block").substr(0, 22).c_str(),
+    std::printf("%-*s %-10s %-6s %8s %3s %12s %10s  %s\n", static_cast<int>(width), label.c_str(),
                 at(r, "impl").c_str(), at(r, "precision").c_str(), at(r, "tokens").c_str(),
                 at(r, "threads").c_str(), t > 0 ? fmt::format("{:.4f}", t * 1e3).c_str() : "-",
                 at(r, "gflops_model_per_s").empty() ? "-" : at(r, "gflops_model_per_s").c_str(),
@@ -205,6 +210,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   if (!opt.resume) {
     folder.write_file("experiment.ini", x.source_text);
     folder.write_file("machine.json", machine.dump(2) + "\n");
+    folder.write_file("schema.json", schema_json_text());
   }
   CsvAppender points_csv(folder.file("points.csv"), points_header(run.param_names));
   CsvAppender stages_csv(folder.file("stages.csv"), stages_header());
@@ -220,7 +226,8 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   MeasureSettings settings{x.repetitions, x.warmup_s, x.min_time_s, x.cache_mode == "cold", x.seed, true, llc};
   auto previous = std::signal(SIGINT, on_sigint);
   Tally tally;
-  std::vector<std::vector<std::string>> summary;
+  std::vector<std::pair<std::string, std::vector<std::string>>> summary;
+  const auto varying = varying_parameters(points);
   Progress progress(points.size());
   // Rows of a measured point: details first, the point row last, so a point in points.csv has
   // all its rows on disk.
@@ -230,7 +237,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     reps_csv.append_rows(rows.reps);
     counters_csv.append_rows(rows.counters);
     points_csv.append(rows.point);
-    summary.push_back(rows.point);
+    summary.emplace_back(row_label(p, varying), rows.point);
     if (m.status == "ok") {
       ++tally.ok;
     } else {
@@ -263,8 +270,9 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     }
     todo.push_back(&p);
   }
-  auto label = [](const Point& p) {
-    return fmt::format("{} {} N={} T={}", p.block, p.config.has("impl") ? p.config.str("impl") : "", p.tokens, p.threads);
+  auto label = [&](const Point& p) {
+    return fmt::format("{} [{}] {} N={} T={}", row_label(p, varying), p.config.has("impl") ? p.config.str("impl") : "",
+                       p.config.has("precision") ? p.config.str("precision") : "", p.tokens, p.threads);
   };
   size_t started = 0;
   PoolCache pools;
@@ -290,8 +298,12 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     MemoryGuard guard;
     for (const auto& group : interleaving_groups(todo)) {
       if (g_interrupted.load()) break;
-      progress.start_point(started, fmt::format("{} points at N={} T={} in {} interleaved rounds", group.size(),
-                                                group.front()->tokens, group.front()->threads, x.repetitions));
+      std::vector<std::string> members;
+      for (const Point* p : group)
+        members.push_back(fmt::format("{} [{}]", row_label(*p, varying), p->config.has("impl") ? p->config.str("impl") : ""));
+      progress.start_point(started, fmt::format("{} points at N={} T={} in {} interleaved rounds: {}", group.size(),
+                                                group.front()->tokens, group.front()->threads, x.repetitions,
+                                                fmt::join(members, ", ")));
       started += group.size();
       try {
         backend->configure(x.events, group.front()->threads);

@@ -1,0 +1,151 @@
+"""Every plots/*_figures.py rendered on the committed reference runs (small real runs of each
+experiment), each figure checked before it is written: no two text labels overlap, every series
+has its own colour/marker pair, no legend covers the data. The checks themselves are shown to
+fail on figures made to break them.
+
+usage: /usr/bin/python3 tests/test_figures.py [ffnbench binary, for the merged cross-machine case]"""
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+sys.path[:0] = [os.path.join(SOURCE, "plots"), HERE]
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+import ffnplot  # noqa: E402
+import ffnstyle  # noqa: E402
+import figure_checks  # noqa: E402
+
+REFERENCE = os.path.join(SOURCE, "results", "reference")
+ZEN5, ZEN4 = "amd-zen-5-2c-c08a", "amd-zen-4-2c-415a"
+BINARY = sys.argv.pop(1) if len(sys.argv) > 1 else os.environ.get("FFNBENCH_BINARY")
+
+# (script, reference runs of ZEN5 it is drawn on)
+CASES = [
+    ("sweep_figures", ["quick"]),
+    ("counters_figures", ["quick"]),
+    ("lookup_figures", ["lookupffn_paper"]),
+    ("fff_figures", ["ultrafastbert", "moe_vs_fff"]),
+    ("moe_figures", ["moe_vs_fff"]),
+    ("crossmachine_figures", ["quick", "lookupffn_paper"]),
+]
+
+
+class ChecksFailOnBrokenFigures(unittest.TestCase):
+    """A check that cannot fail proves nothing: each one on a figure that breaks it."""
+
+    def tearDown(self):
+        plt.close("all")
+
+    def test_overlapping_labels_are_found_and_apart_ones_are_not(self):
+        fig, ax = plt.subplots(figsize=ffnstyle.size("column"))
+        ax.text(0.5, 0.5, "peak avx2 117")
+        ax.text(0.5, 0.5, "peak avx512 117")
+        found = figure_checks.overlapping_texts(fig)
+        self.assertEqual(found, ['"peak avx2 117" (axes 0 text) overlaps "peak avx512 117" (axes 0 text)'])
+        ax.texts[1].set_position((0.5, 0.1))
+        self.assertEqual(figure_checks.overlapping_texts(fig), [])
+
+    def test_long_tick_labels_that_run_into_each_other_are_found(self):
+        fig, ax = plt.subplots(figsize=ffnstyle.size("column"))
+        ax.bar(range(6), range(1, 7))
+        ax.set_xticks(range(6))
+        ax.set_xticklabels(["lookup_ffn:dense_projection [optimized] h=128 order=tiled"] * 6)
+        self.assertTrue(any("xtick" in p for p in figure_checks.overlapping_texts(fig)))
+
+    def test_two_series_drawn_alike_are_found(self):
+        fig, ax = plt.subplots()
+        ax.plot([1, 2], [1, 2], color="C0", marker="o", label="bh4 [dense]")
+        ax.plot([1, 2], [2, 3], color="C0", marker="o", label="lookup_ffn [token_major] bf16")
+        self.assertEqual(figure_checks.duplicate_styles(fig),
+                         ['"bh4 [dense]" and "lookup_ffn [token_major] bf16" in axes 0 share colour #1f77b4 and marker o'])
+        ax.lines[1].set_marker("s")
+        self.assertEqual(figure_checks.duplicate_styles(fig), [])
+
+    def test_a_legend_over_the_data_is_found_and_one_outside_is_not(self):
+        fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
+        ax.plot([1, 2], [1, 2], label="gemm_ffn")
+        ax.legend(loc="upper left")
+        self.assertEqual(figure_checks.legends_over_data(fig), ["legend of axes 0 covers the data area of axes 0"])
+        ffnstyle.legend_outside(ax)
+        self.assertEqual(figure_checks.legends_over_data(fig), [])
+
+
+class Style(unittest.TestCase):
+    def test_equal_ceilings_are_named_once(self):
+        self.assertEqual(ffnstyle.dedupe_levels([("avx512", 117.4), ("avx2", 117.0), ("sse", 30.0)]),
+                         [("sse", 30.0), ("avx2 = avx512", 117.0)])
+
+    def test_a_family_keeps_its_colour_and_an_impl_its_marker_in_every_figure(self):
+        a, b = ffnstyle.SeriesStyles(), ffnstyle.SeriesStyles()
+        self.assertEqual(a("x", "gemm_ffn:bf16", "onednn", "bf16"),
+                         {"color": ffnstyle.FAMILY_COLORS["gemm_ffn"], "marker": "s", "linestyle": "--"})
+        self.assertEqual(b("y", "gemm_ffn", "onednn")["color"], ffnstyle.FAMILY_COLORS["gemm_ffn"])
+        # A second series of the same family and impl: a shade of the family's colour, its own pair.
+        second = a("z", "gemm_ffn", "onednn")
+        self.assertNotEqual(second["color"], ffnstyle.FAMILY_COLORS["gemm_ffn"])
+        self.assertEqual(second["marker"], "s")
+
+    def test_labels_name_only_what_differs(self):
+        common, short = ffnstyle.common_label_parts(["fff [per_token] T=1", "fff [fastff] T=1"])
+        self.assertEqual((common, short), ("fff T=1", ["[per_token]", "[fastff]"]))
+
+
+class EveryFigureScript(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ffnbench_figures_")
+        self.problems = []
+        self.drawn = []
+        ffnplot.CHECKS[:] = [self.check]
+
+    def tearDown(self):
+        ffnplot.CHECKS[:] = []
+        plt.close("all")
+        shutil.rmtree(self.tmp)
+
+    def check(self, fig, name):
+        self.drawn.append(name)
+        self.problems += [f"{name}: {p}" for p in figure_checks.problems(fig)]
+
+    def run_script(self, script, folder):
+        module = importlib.import_module(script)
+        argv = sys.argv
+        sys.argv = [script + ".py", folder]
+        try:
+            module.main()
+        finally:
+            sys.argv = argv
+
+    def copy(self, machine, experiment, tag):
+        dest = os.path.join(self.tmp, tag, machine, experiment)
+        shutil.copytree(os.path.join(REFERENCE, machine, experiment), dest)
+        return dest
+
+    def test_each_script_on_its_reference_runs(self):
+        for script, experiments in CASES:
+            for experiment in experiments:
+                with self.subTest(script=script, experiment=experiment):
+                    self.problems, self.drawn = [], []
+                    self.run_script(script, self.copy(ZEN5, experiment, script))
+                    self.assertTrue(self.drawn, f"{script} drew nothing on {experiment}")
+                    self.assertEqual(self.problems, [])
+
+    @unittest.skipUnless(BINARY, "no ffnbench binary given: the merged two-machine case needs `ffnbench merge`")
+    def test_crossmachine_figures_of_two_machines(self):
+        merged = os.path.join(self.tmp, "merged")
+        subprocess.run([BINARY, "merge", os.path.join(REFERENCE, ZEN5, "quick"), os.path.join(REFERENCE, ZEN4, "quick"),
+                        "--out", merged, "--ignore", "repetitions", "--ignore", "inputs", "--ignore", "schedule",
+                        "--ignore", "fff.impl"], check=True, capture_output=True)
+        self.run_script("crossmachine_figures", merged)
+        self.assertIn("speedup_by_machine", self.drawn)
+        self.assertEqual(self.problems, [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
