@@ -66,7 +66,9 @@ fs::path write_run(const fs::path& root, const SyntheticRun& run) {
     std::vector<std::string> row;
     for (const auto& h : header) row.push_back(v.count(h) ? v[h] : "");
     points += csv_line(row);
-    stages += csv_line({run.run_id, p.point_id(), "all", v["time_median_s"], "1", v["flops_model"]});
+    std::vector<std::string> stage = {run.run_id, p.point_id(), "all", v["time_median_s"], "1", v["flops_model"]};
+    stage.resize(stages_header().size());  // no roofline columns: a synthetic stage has no traffic model
+    stages += csv_line(stage);
     for (int r = 0; r < 2; ++r) {
       reps += csv_line({run.run_id, p.point_id(), std::to_string(r), "10", v["time_median_s"], "0", std::to_string(r), "0"});
       counters += csv_line({run.run_id, p.point_id(), std::to_string(r), "perf::TASK-CLOCK", "1000", "sw", "1", "1", "0", ""});
