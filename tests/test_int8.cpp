@@ -275,3 +275,38 @@ TEST(GemmFfnInt8, BadInputExitsWithStatus2) {
 }
 
 }  // namespace
+
+namespace {
+
+// gemm_floor through oneDNN: the bare (X·W1)·W2 at every precision against its reference (the
+// dequantized weights for int8), within the same tolerances as gemm_ffn's; no bias, no activation.
+TEST(GemmFloorOnednn, EveryPrecisionMatchesItsReference) {
+  const int64_t d = 40, f = 72, n = 65;
+  for (const char* precision : {"fp32", "bf16", "int8"}) {
+    auto k = test_support::build_kernel("gemm_floor", {{"impl", "onednn"}, {"precision", precision}, {"d", "40"}, {"d_ff", "72"}},
+                                        n, kSeed);
+    const auto X = random_input(n * d, 8);
+    AlignedVector<float> Y(n * d), R(n * d);
+    k->forward(X.data(), Y.data(), n, nullptr);
+    k->reference(X.data(), R.data(), n);
+    const Check c = compare(Y.data(), std::vector<double>(R.begin(), R.end()));
+    EXPECT_LT(c.max_error, std::max(k->tolerance(), k->error_bound() / c.rms)) << precision;
+    EXPECT_TRUE(k->uses_onednn());
+    if (std::string(precision) == "fp32") EXPECT_LT(c.max_error, 1e-5);
+    else EXPECT_GT(c.max_error, 1e-4) << precision << " ran in fp32";
+    // The plain product of the seeded weights, by hand (fp32 only: the others round them).
+    if (std::string(precision) != "fp32") continue;
+    const DenseFfnWeights w = DenseFfnWeights::random(d, f, kSeed, /*with_bias=*/false);
+    double y0 = 0;
+    for (int64_t j = 0; j < f; ++j) {
+      double h = 0;
+      for (int64_t i = 0; i < d; ++i) h += double(X[i]) * w.w1[i * f + j];
+      y0 += h * w.w2[j * d];
+    }
+    EXPECT_NEAR(Y[0], y0, 1e-5 * (std::abs(y0) + 1));
+  }
+  EXPECT_EQ(test_support::validation_error("gemm_floor", {{"precision", "int8"}}),
+            "invalid value 'int8' for 'gemm_floor.precision': needs impl=onednn (impl=openblas has no int8)");
+}
+
+}  // namespace

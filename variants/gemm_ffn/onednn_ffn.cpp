@@ -78,8 +78,9 @@ OnednnPrecision parse_onednn_precision(const std::string& name) {
   return OnednnPrecision::Fp32;
 }
 
-OnednnFfn::OnednnFfn(const DenseFfnWeights& weights, Activation act, OnednnPrecision precision, int64_t tokens)
-    : w_(weights), act_(act), precision_(precision) {
+OnednnFfn::OnednnFfn(const DenseFfnWeights& weights, Activation act, OnednnPrecision precision, int64_t tokens,
+                     bool bare)
+    : w_(weights), act_(bare ? Activation::None : act), precision_(precision), bare_(bare) {
   if (precision_ == OnednnPrecision::Int8) quantize_weights();
   make_primitives(tokens);
 }
@@ -126,20 +127,23 @@ void OnednnFfn::make_primitives(int64_t n) {
     up_attr.set_output_scales(1 << 1, w1_steps_);
     down_attr.set_output_scales(1 << 1, w2_steps_);
     up_ops.append_binary(dnnl::algorithm::binary_mul, step_md);
-    up_ops.append_binary(dnnl::algorithm::binary_add, b1_md);
     down_ops.append_binary(dnnl::algorithm::binary_mul, step_md);
-    down_ops.append_binary(dnnl::algorithm::binary_add, b2_md);
+    if (!bare_) {
+      up_ops.append_binary(dnnl::algorithm::binary_add, b1_md);
+      down_ops.append_binary(dnnl::algorithm::binary_add, b2_md);
+    }
   }
-  up_ops.append_eltwise(1.0f, eltwise_of(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
+  if (!bare_) up_ops.append_eltwise(1.0f, eltwise_of(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
   up_attr.set_post_ops(up_ops);
   if (int8) down_attr.set_post_ops(down_ops);
   up_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   down_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const memory::desc& down_src = int8 ? hq_md : h_md;
-  up_pd_ = int8 ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, h_md), up_attr, engine_)
-                : dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, b1_md, h_md), up_attr, engine_);
-  down_pd_ = int8 ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(down_src, w2_md, y_md), down_attr, engine_)
-                  : dnnl::matmul::primitive_desc(dnnl::matmul::desc(down_src, w2_md, b2_md, y_md), down_attr, engine_);
+  const bool bias_arg = !int8 && !bare_;  // int8 adds its bias as a post-op
+  up_pd_ = bias_arg ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, b1_md, h_md), up_attr, engine_)
+                    : dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, h_md), up_attr, engine_);
+  down_pd_ = bias_arg ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(down_src, w2_md, b2_md, y_md), down_attr, engine_)
+                      : dnnl::matmul::primitive_desc(dnnl::matmul::desc(down_src, w2_md, y_md), down_attr, engine_);
   up_ = dnnl::matmul(up_pd_);
   down_ = dnnl::matmul(down_pd_);
 
@@ -151,8 +155,10 @@ void OnednnFfn::make_primitives(int64_t n) {
       w1_ = reordered(engine_, stream_, w_.w1.data(), dt::f32, {d, f}, up_pd_.weights_desc());
       w2_ = reordered(engine_, stream_, w_.w2.data(), dt::f32, {f, d}, down_pd_.weights_desc());
     }
-    b1_ = memory(b1_md, engine_, const_cast<float*>(w_.b1.data()));
-    b2_ = memory(b2_md, engine_, const_cast<float*>(w_.b2.data()));
+    if (!bare_) {
+      b1_ = memory(b1_md, engine_, const_cast<float*>(w_.b1.data()));
+      b2_ = memory(b2_md, engine_, const_cast<float*>(w_.b2.data()));
+    }
   }
   hidden_ = memory(h_md, engine_);
   // Zeroed by a static OpenMP loop: first touch spread over the threads (oneDNN's matmul splits
@@ -166,13 +172,15 @@ void OnednnFfn::make_primitives(int64_t n) {
     x_step_mem_ = memory(step_md, engine_, &x_step_);
     h_step_mem_ = memory(step_md, engine_, &h_step_);
     up_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = x_step_mem_;
-    up_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = b1_;
+    if (!bare_) up_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = b1_;
     down_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = h_step_mem_;
-    down_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = b2_;
+    if (!bare_) down_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = b2_;
     down_args_[DNNL_ARG_SRC] = hidden_q_;
   } else {
-    up_args_[DNNL_ARG_BIAS] = b1_;
-    down_args_[DNNL_ARG_BIAS] = b2_;
+    if (!bare_) {
+      up_args_[DNNL_ARG_BIAS] = b1_;
+      down_args_[DNNL_ARG_BIAS] = b2_;
+    }
     down_args_[DNNL_ARG_SRC] = hidden_;
   }
   if (up_pd_.scratchpad_desc().get_size() > 0)
@@ -231,8 +239,8 @@ std::vector<MemoryRegion> OnednnFfn::regions() const {
   };
   add(w1_);
   add(w2_);
-  add(b1_);
-  add(b2_);
+  if (b1_) add(b1_);
+  if (b2_) add(b2_);
   add(hidden_);
   if (x_lp_) add(x_lp_);
   if (hidden_q_) add(hidden_q_);

@@ -31,7 +31,10 @@ OnednnPrecision parse_onednn_precision(const std::string& name);  // "fp32", "bf
 
 class OnednnFfn {
  public:
-  OnednnFfn(const DenseFfnWeights& weights, Activation act, OnednnPrecision precision, int64_t tokens);
+  // `bare`: the two matmuls alone, no bias and no activation (gemm_floor; int8 keeps its
+  // quantization of X and of the hidden layer, which no int8 FFN at an fp32 interface can skip).
+  OnednnFfn(const DenseFfnWeights& weights, Activation act, OnednnPrecision precision, int64_t tokens,
+            bool bare = false);
   // Y[tokens][d] (fp32) from X[tokens][d] (fp32); bf16 converts X inside the call, int8
   // quantizes X and the hidden layer inside the call.
   void forward(const float* X, float* Y, int64_t tokens);
@@ -62,6 +65,7 @@ class OnednnFfn {
   const DenseFfnWeights& w_;
   Activation act_;
   OnednnPrecision precision_;
+  bool bare_;
   dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream_{engine_};
   int64_t tokens_ = -1;
