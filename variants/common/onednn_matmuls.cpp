@@ -22,6 +22,12 @@ OnednnPrecision parse_onednn_precision(const std::string& name) {
   return OnednnPrecision::Fp32;
 }
 
+std::string onednn_needs_isa(const std::string& precision) {
+  if (precision == "bf16") return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
+  if (precision == "int8") return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
+  return "";
+}
+
 dnnl::algorithm onednn_eltwise(Activation a) {
   switch (a) {
     case Activation::GeluErf: return dnnl::algorithm::eltwise_gelu_erf;

@@ -32,6 +32,9 @@ namespace ffnbench {
 
 enum class OnednnPrecision { Fp32, Bf16, Int8 };
 OnednnPrecision parse_onednn_precision(const std::string& name);  // "fp32", "bf16", "int8"
+// What oneDNN's matmul at `precision` cannot run without (Kernel::needs_isa): "" for fp32, which
+// runs on AVX (the ISA the valgrind child allows).
+std::string onednn_needs_isa(const std::string& precision);
 
 // Helpers shared by the oneDNN paths.
 dnnl::algorithm onednn_eltwise(Activation a);

@@ -236,11 +236,7 @@ class GemmFfnKernel final : public Kernel {
 
   bool uses_onednn() const override { return impl_ == "onednn"; }
   // oneDNN has bf16 matmuls only from AVX512-BF16 up (AMX) and runs int8 on VNNI / AMX-INT8.
-  std::string needs_isa() const override {
-    if (bf16_) return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
-    if (int8_) return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
-    return "";
-  }
+  std::string needs_isa() const override { return onednn_needs_isa(precision_); }
 
   // Everything a call reads. onednn runs on its reordered copies of W1/W2 (the fp32 ones are not
   // read by a call, so they are not flushed), its hidden layer, bf16 input copy and scratchpad.

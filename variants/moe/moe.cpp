@@ -241,12 +241,7 @@ class MoeKernel final : public Kernel {
   double error_bound() const override { return last_bound_; }
 
   bool uses_onednn() const override { return onednn_; }
-  std::string needs_isa() const override {
-    if (!onednn_) return "";
-    if (precision_ == "bf16") return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
-    if (precision_ == "int8") return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
-    return "";
-  }
+  std::string needs_isa() const override { return onednn_ ? onednn_needs_isa(precision_) : ""; }
 
   // bf16 and int8: the error of the last timed call against the fp32 MoE on the unrounded
   // weights (same routing), relative RMS over 16 rows spread over the batch.

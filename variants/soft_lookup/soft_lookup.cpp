@@ -74,6 +74,7 @@ class SoftLookupKernel final : public Kernel {
     if (precision == OnednnPrecision::Int8) {
       r_max_row_norm_ = max_column_norm(rt_effective.data(), d_, buckets_);
       l_max_column_norm_ = max_column_norm(l_reference_.data(), buckets_, d_out_);
+      for (float v : l_reference_) l_max_abs_ = std::max(l_max_abs_, double(std::abs(v)));
     }
   }
 
@@ -167,23 +168,20 @@ class SoftLookupKernel final : public Kernel {
   double tolerance() const override { return onednn_ && precision_ == "bf16" ? 5e-2 : 1e-4; }
   // int8: 6σ of the last call's activation rounding at the output. X's rounding (step sx) moves
   // logit b by σ_z ≤ max_b ‖R_b‖·sx / (T·√12); the softmax turns that into δp_b = p_b·(δz_b − Σ_c
-  // p_c·δz_c), of spread ≤ 2·p_max·σ_z, p_max = 127·s_p the batch's largest probability (s_p the
-  // probabilities' step); their rounding adds s_p / √12 each. Independent over buckets, the output
-  // error has σ² = max_o ‖L[:, o]‖² · ((2·p_max·σ_z)² + s_p² / 12).
+  // p_c·δz_c), of spread ≤ 2·p_b·σ_z; the probabilities' rounding (step s_p) adds s_p / √12 each.
+  // Independent over buckets, the output error has σ² = Σ_b L[b][o]²·(2·p_b·σ_z)² + ‖L[:, o]‖²·
+  // s_p² / 12, and Σ_b L[b][o]²·p_b² ≤ min(‖L[:, o]‖²·p_max², max|L|²·p_max) (Σ_b p_b = 1), with
+  // p_max = 127·s_p the batch's largest probability.
   double error_bound() const override {
     if (!onednn_ || precision_ != "int8" || pair_->x_step() == 0) return 0.0;
     const double sigma_z = r_max_row_norm_ * pair_->x_step() * inv_temperature_ / std::sqrt(12.0);
-    const double sp = pair_->hidden_step(), p_max = 127.0 * sp;
-    return 6.0 * l_max_column_norm_ * std::sqrt(4.0 * p_max * p_max * sigma_z * sigma_z + sp * sp / 12.0);
+    const double sp = pair_->hidden_step(), p_max = 127.0 * sp, l_col = l_max_column_norm_, l_max = l_max_abs_;
+    const double spread = std::min(l_col * l_col * p_max * p_max, l_max * l_max * p_max);
+    return 6.0 * std::sqrt(4.0 * sigma_z * sigma_z * spread + l_col * l_col * sp * sp / 12.0);
   }
 
   bool uses_onednn() const override { return onednn_; }
-  std::string needs_isa() const override {
-    if (!onednn_) return "";
-    if (precision_ == "bf16") return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
-    if (precision_ == "int8") return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
-    return "";
-  }
+  std::string needs_isa() const override { return onednn_ ? onednn_needs_isa(precision_) : ""; }
 
   std::map<std::string, std::string> extras() const override {
     if (!onednn_) return {};
@@ -225,10 +223,10 @@ class SoftLookupKernel final : public Kernel {
   std::string precision_;
   AlignedVector<float> r_, l_, scores_;
   // impl onednn: the matmul pair; bf16/int8: the R and L it multiplies by, in fp32 (the
-  // reference's); int8: max_b ‖R_b‖ and max_o ‖L[:, o]‖ of those.
+  // reference's); int8: max_b ‖R_b‖, max_o ‖L[:, o]‖ and max|L| of those.
   std::optional<OnednnMatmulPair> pair_;
   AlignedVector<float> r_reference_, l_reference_;
-  double r_max_row_norm_ = 0, l_max_column_norm_ = 0;
+  double r_max_row_norm_ = 0, l_max_column_norm_ = 0, l_max_abs_ = 0;
 };
 
 class SoftLookupVariant final : public Variant {
