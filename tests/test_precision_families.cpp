@@ -288,7 +288,7 @@ TEST(SoftLookupPrecision, EveryPrecisionMatchesItsReferenceWithinItsBound) {
       EXPECT_GT(c.max_error, p == "int8" ? 1e-3 : 1e-4);
       const double rel = std::stod(k->output_statistics(X.data(), Y.data(), n).at("rel_rms_error_vs_fp32"));
       EXPECT_GT(rel, p == "int8" ? 1e-3 : 1e-4);
-      EXPECT_LT(rel, p == "int8" ? 0.05 : 0.02);
+      EXPECT_LT(rel, p == "int8" ? (std::string(temperature) == "1" ? 0.03 : 0.1) : 0.02);
       if (p == "int8") {
         EXPECT_GT(c.max_error, 0.05 * tolerance) << tolerance;
         // One step for the batch's probabilities: as the softmax sharpens (T = 0.25) the small
