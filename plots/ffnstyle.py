@@ -94,6 +94,9 @@ def impl_marker(impl):
     return SPARE_MARKERS[zlib.crc32(impl.encode()) % len(SPARE_MARKERS)] if impl else "o"
 
 
+MAX_SHADE_STEPS = 6  # lighter and darker steps of one hue before lightness is clamped
+
+
 def shade(color, step):
     """The family's hue, lighter or darker by `step` (0: itself; 1, 2, ...: alternately lighter
     and darker), so series of one family stay recognisable."""
@@ -118,13 +121,21 @@ class SeriesStyles:
             return self.taken[key]
         base, marker = family_color(family), impl_marker(impl)
         used = {(s["color"], s["marker"]) for s in self.taken.values()}
-        step = 0
-        while (shade(base, step), marker) in used:
-            step += 1
-        style = {"color": shade(base, step), "marker": marker,
-                 "linestyle": PRECISION_LINESTYLES.get(str(precision), "-")}
+        color, marker = self._free_pair(base, marker, used)
+        style = {"color": color, "marker": marker, "linestyle": PRECISION_LINESTYLES.get(str(precision), "-")}
         self.taken[key] = style
         return style
+
+    @staticmethod
+    def _free_pair(base, marker, used):
+        """The first free (shade, marker) pair: the impl's marker in every shade of the family
+        colour, then the spare markers; shades end where lightness is clamped, so the search ends."""
+        shades = list(dict.fromkeys(shade(base, step) for step in range(2 * MAX_SHADE_STEPS + 1)))
+        for m in [marker] + [m for m in SPARE_MARKERS if m != marker]:
+            for color in shades:
+                if (color, m) not in used:
+                    return color, m
+        return SEQUENCE_COLORS[len(used) % len(SEQUENCE_COLORS)], marker  # more series than pairs
 
 
 def sequence_color(i):

@@ -59,7 +59,7 @@ def speedup(points, machine, folder):
         return
     rows = []
     for _, r in lk.iterrows():
-        precision = "bf16" if r["p_table_precision"] == "bf16" else "fp32"
+        precision = r["p_table_precision"] if r["p_table_precision"] in ("bf16", "int8") else "fp32"
         best = dense_best(points, r["threads"], precision)
         if best is not None:
             rows.append((lookup_label(r), r["threads"], best["time_median_s"] / r["time_median_s"], precision))

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pandas as pd  # noqa: E402
 
 import claims  # noqa: E402
+import reference_table  # noqa: E402
 import ffndataset as ds  # noqa: E402
 
 TOKENS = 32768
@@ -254,6 +255,29 @@ class Quality(unittest.TestCase):
     def test_no_trained_points_no_rows(self):
         untrained = self.points[self.points["p_weights"] == ""]
         self.assertTrue(claims.quality_rows(untrained, {}, self.reps).empty)
+
+
+class ReferenceTable(unittest.TestCase):
+    """The README's several-CPUs table: the claim's own experiment wins over another that measured it."""
+
+    def row(self, experiment, machine, measured, rounds, inputs="fresh"):
+        return {"claim_id": "lookupffn_speedup", "claim": "LookupFFN vs gemm_ffn", "claimed_text": "2.51×",
+                "measure": "speedup", "machine_id": machine, "thread_class": "1 thread", "measured": measured,
+                "ci_low": float("nan"), "ci_high": float("nan"), "n_rounds": rounds, "verdict": "inconclusive",
+                "inputs": inputs, "experiment": experiment}
+
+    def test_the_claims_own_experiment_is_chosen_even_with_fewer_rounds(self):
+        frames = [pd.DataFrame([self.row("quick", "m1", 2.67, 5), self.row("quick", "m2", 1.4, 5)]),
+                  pd.DataFrame([self.row("lookupffn_paper", "m1", 2.78, 3)])]
+        rows = reference_table.claim_rows(frames).set_index("machine_id")
+        self.assertEqual(rows.loc["m1", "experiment"], "lookupffn_paper")
+        self.assertAlmostEqual(rows.loc["m1", "measured"], 2.78)
+        self.assertEqual(rows.loc["m2", "experiment"], "quick")  # m2 ran only quick: it fills in
+
+    def test_a_cell_says_its_verdict_and_when_one_input_was_reused(self):
+        self.assertEqual(reference_table.cell(self.row("x", "m", 2.78, 3, inputs="repeat (before fresh inputs)")),
+                         "2.78×, **inconclusive** (one input reused)")
+        self.assertEqual(reference_table.cell(self.row("x", "m", float("nan"), 0)), "—")
 
 
 if __name__ == "__main__":

@@ -257,5 +257,43 @@ TEST(CachesimSweep, EveryPointGetsSimulatedCountsInGridOrder) {
   std::filesystem::remove_all(dir);
 }
 
+// Points whose kernels need AVX-512 (oneDNN's bf16 and int8 matmuls) are not re-run under
+// valgrind, which cannot execute them: their counters are empty and status_reason says why;
+// the fp32 oneDNN point beside them is simulated.
+TEST(CachesimSweep, KernelsThatNeedAvx512SayWhyTheyHaveNoCounts) {
+  try {
+    cachesim_binary();
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << e.what();
+  }
+  if (!make_counter_backend("cachesim")->probe().available) GTEST_SKIP() << "valgrind is not installed";
+  const std::filesystem::path dir = testing::test_temp_dir("cachesim_isa");
+  std::ofstream(dir / "x.ini") << "name = x\ntokens = 16\nthreads = 1\nrepetitions = 1\nwarmup_s = 0\ninput_pool_mib = 1\n"
+                                  "min_time_s = 0.001\ncounters = cachesim\nevents = llc\non_invalid = skip\noutput = "
+                               << (dir / "out").string() << "\n\n[gemm_ffn]\nimpl = onednn\nprecision = fp32,bf16,int8\nd = 32\nd_ff = 64\n";
+  const testing::CliResult r = testing::run_cli("sweep " + (dir / "x.ini").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::filesystem::path folder;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "out"))
+    if (e.path().filename() == "points.csv") folder = e.path().parent_path();
+  const auto points = read_csv_file((folder / "points.csv").string());
+  int skipped = 0;
+  for (size_t i = 1; i < points.size(); ++i) {
+    const std::string precision = testing::column(points, i, "precision");
+    const std::string reason = testing::column(points, i, "status_reason");
+    if (precision == "fp32") {
+      EXPECT_FALSE(testing::column(points, i, "llc_misses").empty()) << reason;
+      continue;
+    }
+    ++skipped;
+    EXPECT_EQ(testing::column(points, i, "llc_misses"), "") << precision;
+    const std::string want = precision == "int8" ? "AVX-512 VNNI or AMX-INT8" : "AVX512-BF16 or AMX";
+    EXPECT_NE(reason.find("cachesim counters empty: the kernel needs " + want), std::string::npos) << reason;
+    EXPECT_NE(reason.find("valgrind 3.19 decodes no AVX-512"), std::string::npos) << reason;
+  }
+  EXPECT_GE(skipped, 1) << "the int8 point (and bf16 where the CPU has AVX512-BF16)";
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ffnbench

@@ -92,6 +92,14 @@ class Style(unittest.TestCase):
         self.assertNotEqual(second["color"], ffnstyle.FAMILY_COLORS["gemm_ffn"])
         self.assertEqual(second["marker"], "s")
 
+    def test_many_series_of_one_family_and_impl_each_get_their_own_pair_and_the_search_ends(self):
+        # 40 lookup_ffn token_major series (lookupffn_paper has that many): the shades of one hue
+        # run out where lightness is clamped, then the spare markers take over.
+        styles = ffnstyle.SeriesStyles()
+        pairs = [(s["color"], s["marker"]) for s in (styles(f"s{i}", "lookup_ffn", "token_major") for i in range(40))]
+        self.assertEqual(len(set(pairs)), 40)
+        self.assertEqual(pairs[0], (ffnstyle.FAMILY_COLORS["lookup_ffn"], ffnstyle.impl_marker("token_major")))
+
     def test_labels_name_only_what_differs(self):
         common, short = ffnstyle.common_label_parts(["fff [per_token] T=1", "fff [fastff] T=1"])
         self.assertEqual((common, short), ("fff T=1", ["[per_token]", "[fastff]"]))

@@ -315,7 +315,7 @@ TEST(GemmFfn, ValidationMessages) {
   EXPECT_EQ(error_of("gemm_ffn", {{"impl", "mkl"}}),
             "invalid value 'mkl' for 'gemm_ffn.impl': must be one of: openblas, onednn, naive");
   EXPECT_EQ(error_of("gemm_ffn", {{"impl", "naive"}, {"precision", "bf16"}}),
-            "invalid value 'bf16' for 'gemm_ffn.precision': needs impl=onednn (impl=naive is fp32 only)");
+            "invalid value 'bf16' for 'gemm_ffn.precision': needs impl=onednn (impl=naive has no bf16)");
   EXPECT_EQ(error_of("gemm_ffn", {{"activation", "swish"}}),
             "invalid value 'swish' for 'gemm_ffn.activation': must be one of: gelu_erf, gelu_tanh, relu");
   for (const char* bad : {"yes", "1", "True", ""})

@@ -83,7 +83,7 @@ TEST(LookupFfn, EveryOrderPrecisionAndProjectionMatchesTheReference) {
       for (const char* tau : {"1", "3", "8", "12"})
         for (const char* h : {"7", "13"})
           for (const char* order : {"token_major", "table_major", "tiled"})
-            for (const char* precision : {"fp32", "bf16"})
+            for (const char* precision : {"fp32", "bf16", "int8"})
               for (const char* projection : {"bh4", "dense"}) {
                 if (std::string(tau) == "12" && std::string(h) == "13" && std::string(d) == "100") continue;  // 26 MB tables: keep the suite fast
                 auto k = build({{"d", d}, {"tau", tau}, {"h", h}, {"b", "4"}, {"order", order}, {"tile", "9"},
@@ -109,6 +109,36 @@ TEST(LookupFfn, Bf16TablesStayWithinTheirToleranceOfFp32) {
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]) / (std::abs(a[i]) + rms));
   EXPECT_LT(worst, bf16->tolerance());
   EXPECT_GT(worst, 1e-6) << "bf16 tables that match fp32 exactly were not bf16";
+}
+
+// int8 tables: every entry within half its row's step of fp32, so the output stays within the
+// stated tolerance (and is not fp32 in disguise); the gather reads a quarter of fp32's bytes plus
+// one step per row, in the cost model and in the extras.
+TEST(LookupFfn, Int8TablesStayWithinTheirToleranceOfFp32AndReadAQuarterOfTheBytes) {
+  const std::map<std::string, std::string> shape = {{"d", "64"}, {"h", "32"}, {"tau", "6"}, {"b", "16"}};
+  for (const char* order : {"token_major", "table_major", "tiled"}) {
+    auto fp32_config = shape, int8_config = shape;
+    fp32_config["order"] = int8_config["order"] = order;
+    int8_config["table_precision"] = "int8";
+    auto fp32 = build(fp32_config, 50);
+    auto int8 = build(int8_config, 50);
+    auto X = inputs(50, 64);
+    AlignedVector<float> a(50 * 64), b(50 * 64);
+    fp32->forward(X.data(), a.data(), 50, nullptr);
+    int8->forward(X.data(), b.data(), 50, nullptr);
+    double ss = 0, worst = 0;
+    for (float v : a) ss += double(v) * v;
+    const double rms = std::sqrt(ss / a.size());
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]) / (std::abs(a[i]) + rms));
+    EXPECT_LT(worst, int8->tolerance()) << order;
+    EXPECT_GT(worst, 1e-4) << order << ": int8 tables that match fp32 to 1e-4 were not int8";
+    EXPECT_DOUBLE_EQ(std::stod(int8->extras().at("tables_bytes")), 32.0 * 64 * (64 + 4)) << order;
+    EXPECT_DOUBLE_EQ(std::stod(int8->extras().at("gather_bytes")), 50.0 * 32 * (64 + 4)) << order;
+    // 50 rows of 64 columns per table: 68 bytes each in int8 (a step included) against 256.
+    const double ratio = int8->cost(50).weight_bytes / fp32->cost(50).weight_bytes;
+    EXPECT_LT(ratio, 0.45) << order;
+    EXPECT_GT(ratio, 0.25) << order;
+  }
 }
 
 TEST(LookupFfn, StagesAreReportedAndSumToTheCall) {

@@ -523,7 +523,7 @@ TEST_F(Merge, TheZen4ReferenceOfSchemaOneReadsAsTheCurrentSchema) {
   EXPECT_NE(notes.find((zen4 / "points.csv").string() + " (schema 1, this ffnbench writes " +
                        std::to_string(kResultsSchema) + "): columns that version did not write, filled with what it "
                        "did: inputs = 'repeat (before fresh inputs)', schedule = 'sequential'; empty (not measured "
-                       "by that version): input_batches, time_ci_low_s, time_ci_high_s, gate_rows_checked"),
+                       "by that version): input_batches, time_ci_low_s, time_ci_high_s, onednn_isa, gate_rows_checked"),
             std::string::npos) << notes;
 
   // With a run of the current code: the experiments differ in repetitions, inputs, schedule, fff.impl.

@@ -6,6 +6,7 @@
 
 #include "cli/command.hpp"
 #include "core/params.hpp"
+#include "machine/onednn_isa.hpp"
 #include "sweep/experiment.hpp"
 #include "sweep/sweep.hpp"
 
@@ -75,6 +76,7 @@ int sweep_main(int argc, char** argv) {
   options.benchmark_flags = benchmark_flags;
   for (int i = 0; i < argc; ++i) options.command_line += (i ? " " : "ffnbench ") + std::string(argv[i]);
 
+  check_onednn_max_isa_env();  // a cap this CPU cannot honour would not be what ran
   Experiment experiment = load_experiment(vm["experiment"].as<std::string>(), overrides);
   return run_sweep(experiment, options);
 }

@@ -98,6 +98,10 @@ class Kernel {
 
   // Largest allowed |opt - ref| / (|ref| + atol_scale) elementwise for the correctness gate.
   virtual double tolerance() const { return 1e-4; }
+  // Quantized kernels (int8): a bound on |opt - ref| per output element that the last call's
+  // quantization steps allow, in the output's units (0: none). The gate's tolerance is then
+  // max(tolerance(), error_bound() / rms(ref)).
+  virtual double error_bound() const { return 0.0; }
 
   // Routing kernels (lookup codes, tree branches, top-k experts) can take another branch than the
   // reference when a decision value lies within float rounding of its threshold; such a row then
@@ -114,6 +118,13 @@ class Kernel {
   }
   virtual double decision_epsilon() const { return 0.0; }
 
+  // Whether forward() runs oneDNN primitives: points.csv then names oneDNN's effective ISA.
+  virtual bool uses_onednn() const { return false; }
+  // The instruction-set extensions the kernel cannot run without, in words (e.g. "AVX512-BF16 or
+  // AMX (oneDNN's bf16 matmul)"); empty when it runs on AVX. A re-run under valgrind, which
+  // decodes no AVX-512, is skipped for such a kernel, and its status_reason says why.
+  virtual std::string needs_isa() const { return ""; }
+
   // Names of the stages forward() reports into (empty: a single stage).
   virtual std::vector<std::string> stage_names() const { return {}; }
 
@@ -128,6 +139,16 @@ class Kernel {
   // Extra per-point facts computed during the last forward() (e.g. MoE tokens per expert),
   // written to points.csv as an `extras` column ("key=value;key=value").
   virtual std::map<std::string, std::string> extras() const { return {}; }
+
+  // Facts about the output Y[tokens] the last timed call computed from X[tokens] (e.g. a
+  // quantized kernel's error against fp32 on a few rows); added to extras. Called once per point,
+  // outside the timed region.
+  virtual std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const {
+    (void)X;
+    (void)Y;
+    (void)tokens;
+    return {};
+  }
 
   // Routing statistics (e.g. FFF's leaf distribution) of the call that read X[tokens], for a
   // kernel that does not keep its last call's routing; added to extras. The harness calls it

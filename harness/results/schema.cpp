@@ -20,7 +20,7 @@ const std::vector<std::string>& points_core_columns() {
       "flops_hw", "llc_misses", "llc_refs", "mem_bytes", "mem_bw_gbs", "bandwidth_basis",
       "intensity_model", "gflops_hw_per_s", "llc_misses_per_token", "llc_mpki", "llc_miss_ratio",
       "flop_agreement", "flop_note", "counter_backend",
-      "counter_source", "counter_fallbacks", "status", "status_reason", "extras", "cpu_list", "gate_max_error",
+      "counter_source", "counter_fallbacks", "status", "status_reason", "extras", "cpu_list", "onednn_isa", "gate_max_error",
       "gate_rows_checked", "gate_rows_forgiven", "quality_metric", "quality_dataset", "quality_value", "quality_dense",
       "fidelity_rel_error", "fidelity_reference_error", "fidelity_rows_checked", "fidelity_rows_forgiven", "steal_frac", "other_load_frac", "cpu_mhz",
       "harness_overhead_frac"};

@@ -9,8 +9,8 @@ namespace ffnbench {
 // The results schema this build writes (schema.json of every run and merged folder). Bump it when
 // a column of the four CSVs is added, removed or renamed; merge/migrate.cpp reads older folders
 // (1: written before schema.json, without inputs, schedule, the CIs, gate_rows_*, the noise
-// columns and reps.csv's round and position).
-inline constexpr int kResultsSchema = 2;
+// columns and reps.csv's round and position; 2: without points.csv's onednn_isa).
+inline constexpr int kResultsSchema = 3;
 // schema.json's text: {"results_schema": N, "written_by": "ffnbench <version>"}.
 std::string schema_json_text();
 

@@ -15,6 +15,8 @@ GateResult compare_rows(const Kernel& kernel, const float* X, const float* expec
   double sum_sq = 0;
   for (int64_t i = 0; i < rows * d_out; ++i) sum_sq += static_cast<double>(expected[i]) * expected[i];
   const double rms = std::sqrt(sum_sq / static_cast<double>(std::max<int64_t>(rows * d_out, 1))) + 1e-30;
+  // A quantized kernel's rounding bound, relative to the output's scale (Kernel::error_bound).
+  tolerance = std::max(tolerance, kernel.error_bound() / rms);
 
   GateResult g;
   g.rows_checked = rows;

@@ -13,6 +13,7 @@
 #include "common/safetensors.hpp"
 #include "core/registry.hpp"
 #include "machine/noise.hpp"
+#include "machine/onednn_isa.hpp"
 #include "machine/topology.hpp"
 #include "sweep/cache_flush.hpp"
 #include "sweep/pinning.hpp"
@@ -155,6 +156,8 @@ PreparedPoint::PreparedPoint(const Point& point, const MeasureSettings& settings
   m_.d_out = kernel_->d_out();
   m_.cost = kernel_->cost(point.tokens);
   m_.stage_names = kernel_->stage_names();
+  if (kernel_->uses_onednn()) m_.onednn_isa = onednn_effective_isa();
+  m_.needs_isa = kernel_->needs_isa();
   // The point's inputs: an activations file (its rows, cycled), fresh (a uniform pool) or repeat.
   const std::string file = is_inputs_file(point.inputs) ? point.inputs : "";
   const bool fresh = !file.empty() || (settings.fresh_inputs && point.inputs != "repeat");
@@ -310,8 +313,10 @@ PointMeasurement PreparedPoint::finish() {
   }
   if (kernel_) {
     m_.extras = kernel_->extras();
-    if (calls_ > 0)  // the routing of the last call, outside the timed region
+    if (calls_ > 0) {  // the routing and the output of the last call, outside the timed region
       for (auto& [k, v] : kernel_->routing_statistics(input(calls_ - 1), point_.tokens)) m_.extras[k] = v;
+      for (auto& [k, v] : kernel_->output_statistics(input(calls_ - 1), y_.data(), point_.tokens)) m_.extras[k] = v;
+    }
   }
   kernel_.reset();  // its memory goes back before the next group is built
   pool_.reset();

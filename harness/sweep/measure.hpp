@@ -60,6 +60,8 @@ struct PointMeasurement {
   std::vector<std::string> stage_names;
   std::map<std::string, std::string> extras;
   std::string cpu_list;
+  std::string onednn_isa;             // oneDNN's effective ISA, for kernels that run oneDNN
+  std::string needs_isa;              // Kernel::needs_isa: what a valgrind re-run cannot execute
   GateResult gate;                    // the first call's and one timed call's check, combined
   std::optional<PytorchCheck> pytorch;  // trained weights: the outputs against PyTorch's (fidelity)
   int64_t input_batches = 1;          // distinct batches the calls cycle through

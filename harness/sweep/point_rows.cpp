@@ -148,6 +148,7 @@ PointRows make_rows(const RunContext& run, const Experiment& x, const Point& p,
   set_column(row, "status", m.status);
   set_column(row, "status_reason", m.reason);
   set_column(row, "cpu_list", m.cpu_list);
+  set_column(row, "onednn_isa", m.onednn_isa);
   set_column(row, "gate_max_error", num(m.gate.max_error));
   set_column(row, "gate_rows_checked", std::to_string(m.gate.rows_checked));
   set_column(row, "gate_rows_forgiven", std::to_string(m.gate.forgiven_rows));

@@ -250,6 +250,14 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   // re-runs come after every timing, in parallel, so they never share the cores with a timing.
   std::vector<OfflineRerun> reruns;
   auto on_measured = [&](const Point& p, PointMeasurement m) {
+    if (m.status == "ok" && backend->measures_offline() && !m.needs_isa.empty()) {
+      const std::string why = fmt::format("{} counters empty: the kernel needs {}, which valgrind's simulated CPU lacks "
+                                          "(valgrind 3.19 decodes no AVX-512)",
+                                          backend->name(), m.needs_isa);
+      m.reason = m.reason.empty() ? why : m.reason + "; " + why;
+      write_point(p, m);
+      return;
+    }
     if (m.status == "ok" && backend->measures_offline()) {
       const int rerun_threads = backend->offline_threads(p.threads);
       if (rerun_threads != p.threads)

@@ -69,14 +69,16 @@ class GemmFfnKernel final : public Kernel {
       : w_(make_weights(c, seed)),
         act_(parse_activation(c.str("activation"))),
         impl_(c.str("impl")),
-        bf16_(c.str("precision") == "bf16") {
+        precision_(c.str("precision")),
+        bf16_(precision_ == "bf16"),
+        int8_(precision_ == "int8") {
     if (impl_ == "openblas") {
       const int64_t rows = std::min(max_tokens, static_cast<int64_t>(omp_get_max_threads()) * panel_rows());
       grow_scratch(hidden_, rows * w_.d_ff);
       if (w_.has_layernorm()) grow_scratch(normed_, rows * w_.d);
     }
     if (impl_ == "onednn") {
-      onednn_.emplace(w_, act_, bf16_, max_tokens);
+      onednn_.emplace(w_, act_, parse_onednn_precision(precision_), max_tokens);
       if (w_.has_layernorm()) grow_scratch(normed_, max_tokens * w_.d);
     }
   }
@@ -182,8 +184,10 @@ class GemmFfnKernel final : public Kernel {
     return std::max<int64_t>(64, rows / 16 * 16);
   }
 
+  // int8: the fp32 math on the dequantized weights (what the kernel multiplies by); the
+  // activations' rounding is what error_bound() allows for.
   void reference(const float* X, float* Y, int64_t tokens) const override {
-    dense_ffn_reference(w_, act_, X, Y, tokens);
+    dense_ffn_reference(onednn_ ? onednn_->reference_weights() : w_, act_, X, Y, tokens);
   }
 
   // The stages are reported only with the LayerNorm on, and not by naive (the reference, untimed
@@ -194,15 +198,20 @@ class GemmFfnKernel final : public Kernel {
   }
 
   Cost cost(int64_t tokens) const override {
-    const double n = tokens, d = w_.d, f = w_.d_ff, wbytes = bf16_ ? 2.0 : 4.0;
+    // Bytes per weight and per hidden element as stored: 4 (fp32), 2 (bf16), 1 (int8; its hidden
+    // layer is also written in fp32 by matmul 1 and read back by the quantization: + 8 per element).
+    const double n = tokens, d = w_.d, f = w_.d_ff, wbytes = int8_ ? 1.0 : bf16_ ? 2.0 : 4.0;
     const bool ln = w_.has_layernorm();
     const double ln_flops = ln ? kLayerNormFlopsPerElement * n * d : 0.0;
     Cost c;
     c.flops = 4.0 * n * d * f + ln_flops;
     c.weight_bytes = (2.0 * d * f) * wbytes + 4.0 * (d + f) + (ln ? 8.0 * d : 0.0);  // W1, W2, b1, b2, γ, β
+    if (int8_) c.weight_bytes += 4.0 * (f + d);                                     // steps per channel
     c.activation_bytes = 4.0 * n * d * 2 + 2.0 * n * f * wbytes;  // X, Y; H written and read
     if (ln) c.activation_bytes += 2.0 * 4.0 * n * d;             // LN(X) written and read (fp32)
     if (bf16_) c.activation_bytes += 2.0 * 2.0 * n * d;          // the bf16 copy of the input
+    const double int8_extra = int8_ ? 2.0 * 1.0 * n * d + 4.0 * n * d + 8.0 * n * f : 0.0;
+    c.activation_bytes += int8_extra;  // int8: X read again for its max, its s8 copy; fp32 hidden out and in
     c.working_set_bytes = c.weight_bytes;
     if (!stage_names().empty()) {
       // LayerNorm streams X in and LN(X) out; the FFN streams LN(X) in, Y out and H out and
@@ -210,7 +219,7 @@ class GemmFfnKernel final : public Kernel {
       const double weights = c.weight_bytes - 8.0 * d;
       c.stage_flops = {ln_flops, 4.0 * n * d * f};
       c.stage_bytes = {8.0 * d, weights};
-      c.stage_stream_bytes = {8.0 * n * d, 8.0 * n * d + 2.0 * n * f * wbytes};
+      c.stage_stream_bytes = {8.0 * n * d, 8.0 * n * d + 2.0 * n * f * wbytes + int8_extra};
       c.stage_working_set_bytes = {8.0 * d, weights};
     }
     return c;
@@ -218,8 +227,19 @@ class GemmFfnKernel final : public Kernel {
 
   // bf16 rounds inputs, weights and the hidden layer to 8 significant bits (relative step
   // 2^-8); over d-term dot products with random signs the error stays near 1e-2 of the output's
-  // rms. fp32: summation order and the activation's approximation (< 5e-7) only.
+  // rms. fp32: summation order and the activation's approximation (< 5e-7) only. int8 against
+  // its dequantized weights: the same 1e-4 for the arithmetic (int32 sums are exact; scales,
+  // bias and activation in fp32), and error_bound() for the activations' rounding.
   double tolerance() const override { return bf16_ ? 5e-2 : 1e-4; }
+  double error_bound() const override { return onednn_ ? onednn_->output_error_bound() : 0.0; }
+
+  bool uses_onednn() const override { return impl_ == "onednn"; }
+  // oneDNN has bf16 matmuls only from AVX512-BF16 up (AMX) and runs int8 on VNNI / AMX-INT8.
+  std::string needs_isa() const override {
+    if (bf16_) return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
+    if (int8_) return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
+    return "";
+  }
 
   // Everything a call reads. onednn runs on its reordered copies of W1/W2 (the fp32 ones are not
   // read by a call, so they are not flushed), its hidden layer, bf16 input copy and scratchpad.
@@ -250,14 +270,43 @@ class GemmFfnKernel final : public Kernel {
 
   std::map<std::string, std::string> extras() const override {
     if (!onednn_) return {};
-    return {{"onednn_impl", onednn_->impl_info()}};
+    std::map<std::string, std::string> e = {{"onednn_impl", onednn_->impl_info()}};
+    if (int8_) {  // the last call's dynamic steps
+      e["int8_x_step"] = fmt::format("{:.4g}", onednn_->x_step());
+      e["int8_hidden_step"] = fmt::format("{:.4g}", onednn_->hidden_step());
+    }
+    return e;
+  }
+
+  // bf16 and int8: the error of the last timed call's output against the fp32 FFN on the
+  // unquantized weights, relative RMS over 16 rows spread over the batch.
+  std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
+    if (!bf16_ && !int8_) return {};
+    const double error = relative_rms_error_vs_fp32(X, Y, tokens, 16);
+    return {{"rel_rms_error_vs_fp32", fmt::format("{:.4g}", error)}};
+  }
+
+  double relative_rms_error_vs_fp32(const float* X, const float* Y, int64_t tokens, int64_t rows) const {
+    rows = std::min(rows, tokens);
+    const int64_t d = w_.d;
+    std::vector<float> y(d);
+    double err = 0, ref = 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t t = rows == 1 ? 0 : i * (tokens - 1) / (rows - 1);
+      dense_ffn_reference(w_, act_, X + t * d, y.data(), 1);
+      for (int64_t k = 0; k < d; ++k) {
+        err += (double(Y[t * d + k]) - y[k]) * (double(Y[t * d + k]) - y[k]);
+        ref += double(y[k]) * y[k];
+      }
+    }
+    return ref > 0 ? std::sqrt(err / ref) : 0.0;
   }
 
  private:
   DenseFfnWeights w_;
   Activation act_;
-  std::string impl_;
-  bool bf16_;
+  std::string impl_, precision_;
+  bool bf16_, int8_;
   AlignedVector<float> hidden_, normed_;  // scratch: first touched by the threads using each slice
   std::vector<double> ln_seconds_;         // per thread, LayerNorm time of the last panel pass
   std::optional<OnednnFfn> onednn_;
@@ -276,14 +325,16 @@ class GemmFfnVariant final : public Variant {
             ParamSpec::choice("impl", "openblas", {"openblas", "onednn", "naive"},
                               "openblas: 2 sgemm + fused vector epilogue; onednn: matmul with bias+act "
                               "post-ops; naive: the scalar reference"),
-            ParamSpec::choice("precision", "fp32", {"fp32", "bf16"}, "weights and hidden layer; bf16 needs onednn"),
+            ParamSpec::choice("precision", "fp32", {"fp32", "bf16", "int8"},
+                              "weights and hidden layer; bf16 and int8 (s8 weights with a step per output channel, "
+                              "X and the hidden layer quantized per call) need onednn"),
             ParamSpec::choice("layernorm", "false", {"true", "false"},
                               "LayerNorm (affine, γ = 1, β = 0, ε = 1e-5) in front, as in LookupFFN's dense baseline"),
             weights_param()};
   }
   void validate(const Config& c) const override {
-    if (c.str("precision") == "bf16" && c.str("impl") != "onednn")
-      throw ConfigError("precision", "bf16", fmt::format("needs impl=onednn (impl={} is fp32 only)", c.str("impl")));
+    if (const std::string p = c.str("precision"); p != "fp32" && c.str("impl") != "onednn")
+      throw ConfigError("precision", p, fmt::format("needs impl=onednn (impl={} has no {})", c.str("impl"), p));
     trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {

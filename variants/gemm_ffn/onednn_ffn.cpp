@@ -1,6 +1,9 @@
 #include "gemm_ffn/onednn_ffn.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include "common/quantize.hpp"
 
 namespace ffnbench {
 
@@ -20,63 +23,175 @@ dnnl::algorithm eltwise_of(Activation a) {
   return dnnl::algorithm::eltwise_linear;
 }
 
-// A user fp32 matrix reordered into the primitive's chosen layout and data type.
-memory reordered(const dnnl::engine& engine, dnnl::stream& stream, const float* data,
+// The largest slope of the activation: how far it can stretch an error of its input.
+double max_slope(Activation a) {
+  switch (a) {
+    case Activation::GeluErf: return 1.1289;   // GELU'(x) peaks at x = √2: 1.12884...
+    case Activation::GeluTanh: return 1.1289;  // its tanh form within 1e-3 of the same
+    case Activation::Relu:
+    case Activation::None: return 1.0;
+  }
+  return 1.0;
+}
+
+// A user matrix (fp32 or s8) reordered into the primitive's chosen layout and data type.
+memory reordered(const dnnl::engine& engine, dnnl::stream& stream, const void* data, dt type,
                  const memory::dims& dims, const memory::desc& wanted) {
-  memory user({dims, dt::f32, tag::ab}, engine, const_cast<float*>(data));
+  memory user({dims, type, tag::ab}, engine, const_cast<void*>(data));
   memory out(wanted, engine);
   dnnl::reorder(user, out).execute(stream, user, out);
   stream.wait();
   return out;
 }
 
+// ‖A‖₂ of A [rows][cols] row-major by power iteration on AᵀA, in double (30 rounds from a fixed
+// start; an estimate short of the top singular value only trims the bound's 6σ margin).
+double operator_norm(const float* a, int64_t rows, int64_t cols) {
+  std::vector<double> v(cols), u(rows);
+  for (int64_t j = 0; j < cols; ++j) v[j] = 1.0 + 0.5 * std::sin(static_cast<double>(j) * 0.7);
+  double norm = 0;
+  for (int round = 0; round < 30; ++round) {
+    for (int64_t i = 0; i < rows; ++i) {
+      double s = 0;
+      for (int64_t j = 0; j < cols; ++j) s += a[i * cols + j] * v[j];
+      u[i] = s;
+    }
+    std::fill(v.begin(), v.end(), 0.0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) v[j] += a[i * cols + j] * u[i];
+    double vv = 0, uu = 0;
+    for (double x : v) vv += x * x;
+    for (double x : u) uu += x * x;
+    if (uu == 0) return 0;
+    norm = std::sqrt(vv) / std::sqrt(uu);  // ‖Aᵀu‖ / ‖u‖ for u = Av: ≤ σ_max, = σ_max in the limit
+    const double scale = 1.0 / std::sqrt(vv);
+    for (double& x : v) x *= scale;
+  }
+  return norm;
+}
+
 }  // namespace
 
-OnednnFfn::OnednnFfn(const DenseFfnWeights& weights, Activation act, bool bf16, int64_t tokens)
-    : w_(weights), act_(act), bf16_(bf16) {
+OnednnPrecision parse_onednn_precision(const std::string& name) {
+  if (name == "bf16") return OnednnPrecision::Bf16;
+  if (name == "int8") return OnednnPrecision::Int8;
+  return OnednnPrecision::Fp32;
+}
+
+OnednnFfn::OnednnFfn(const DenseFfnWeights& weights, Activation act, OnednnPrecision precision, int64_t tokens,
+                     bool bare)
+    : w_(weights), act_(bare ? Activation::None : act), precision_(precision), bare_(bare) {
+  if (precision_ == OnednnPrecision::Int8) quantize_weights();
   make_primitives(tokens);
+}
+
+void OnednnFfn::quantize_weights() {
+  const int64_t d = w_.d, f = w_.d_ff;
+  w1_q_.resize(d * f);
+  w2_q_.resize(f * d);
+  w1_steps_.resize(f);
+  w2_steps_.resize(d);
+  quantize_columns_s8(w_.w1.data(), d, f, w1_q_.data(), w1_steps_.data());
+  quantize_columns_s8(w_.w2.data(), f, d, w2_q_.data(), w2_steps_.data());
+  dequantized_ = w_;  // biases and LayerNorm as they are
+  for (int64_t i = 0; i < d * f; ++i) dequantized_.w1[i] = w1_q_[i] * w1_steps_[i % f];
+  for (int64_t i = 0; i < f * d; ++i) dequantized_.w2[i] = w2_q_[i] * w2_steps_[i % d];
+  w1_operator_norm_ = operator_norm(dequantized_.w1.data(), d, f);
+  std::vector<double> column(d, 0.0);
+  for (int64_t j = 0; j < f; ++j)
+    for (int64_t k = 0; k < d; ++k) column[k] += double(dequantized_.w2[j * d + k]) * dequantized_.w2[j * d + k];
+  w2_max_column_norm_ = std::sqrt(*std::max_element(column.begin(), column.end()));
+}
+
+double OnednnFfn::output_error_bound() const {
+  if (precision_ != OnednnPrecision::Int8 || x_step_ == 0) return 0.0;
+  const double l = max_slope(act_), sx = x_step_, sh = h_step_;
+  const double sigma = w2_max_column_norm_ * std::sqrt((l * l * w1_operator_norm_ * w1_operator_norm_ * sx * sx + sh * sh) / 12.0);
+  return 6.0 * sigma;
 }
 
 void OnednnFfn::make_primitives(int64_t n) {
   const int64_t d = w_.d, f = w_.d_ff;
-  const dt low = bf16_ ? dt::bf16 : dt::f32;
+  const bool int8 = precision_ == OnednnPrecision::Int8;
+  const dt low = precision_ == OnednnPrecision::Bf16 ? dt::bf16 : int8 ? dt::s8 : dt::f32;
+  const dt hidden_type = int8 ? dt::f32 : low;  // int8: fp32 out of matmul 1, quantized by us
   // Weights "any": oneDNN picks its blocked layout; activations plain row-major.
-  memory::desc x_md({n, d}, low, tag::ab), h_md({n, f}, low, tag::ab), y_md({n, d}, dt::f32, tag::ab);
+  memory::desc x_md({n, d}, low, tag::ab), h_md({n, f}, hidden_type, tag::ab), hq_md({n, f}, low, tag::ab),
+      y_md({n, d}, dt::f32, tag::ab);
   memory::desc w1_md({d, f}, low, tag::any), w2_md({f, d}, low, tag::any);
-  memory::desc b1_md({1, f}, dt::f32, tag::ab), b2_md({1, d}, dt::f32, tag::ab);
+  memory::desc b1_md({1, f}, dt::f32, tag::ab), b2_md({1, d}, dt::f32, tag::ab), step_md({1, 1}, dt::f32, tag::ab);
 
-  dnnl::post_ops ops;
-  ops.append_eltwise(1.0f, eltwise_of(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
   dnnl::primitive_attr up_attr, down_attr;
-  up_attr.set_post_ops(ops);
+  dnnl::post_ops up_ops, down_ops;
+  if (int8) {  // y = act(step_w[j]·acc · step_x + b): output scales, then × step, + bias
+    up_attr.set_output_scales(1 << 1, w1_steps_);
+    down_attr.set_output_scales(1 << 1, w2_steps_);
+    up_ops.append_binary(dnnl::algorithm::binary_mul, step_md);
+    down_ops.append_binary(dnnl::algorithm::binary_mul, step_md);
+    if (!bare_) {
+      up_ops.append_binary(dnnl::algorithm::binary_add, b1_md);
+      down_ops.append_binary(dnnl::algorithm::binary_add, b2_md);
+    }
+  }
+  if (!bare_) up_ops.append_eltwise(1.0f, eltwise_of(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
+  up_attr.set_post_ops(up_ops);
+  if (int8) down_attr.set_post_ops(down_ops);
   up_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   down_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  up_pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, b1_md, h_md), up_attr, engine_);
-  down_pd_ = dnnl::matmul::primitive_desc(dnnl::matmul::desc(h_md, w2_md, b2_md, y_md), down_attr, engine_);
+  const memory::desc& down_src = int8 ? hq_md : h_md;
+  const bool bias_arg = !int8 && !bare_;  // int8 adds its bias as a post-op
+  up_pd_ = bias_arg ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, b1_md, h_md), up_attr, engine_)
+                    : dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w1_md, h_md), up_attr, engine_);
+  down_pd_ = bias_arg ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(down_src, w2_md, b2_md, y_md), down_attr, engine_)
+                      : dnnl::matmul::primitive_desc(dnnl::matmul::desc(down_src, w2_md, y_md), down_attr, engine_);
   up_ = dnnl::matmul(up_pd_);
   down_ = dnnl::matmul(down_pd_);
 
   if (tokens_ < 0 || w1_.get_desc() != up_pd_.weights_desc()) {
-    w1_ = reordered(engine_, stream_, w_.w1.data(), {d, f}, up_pd_.weights_desc());
-    w2_ = reordered(engine_, stream_, w_.w2.data(), {f, d}, down_pd_.weights_desc());
-    b1_ = memory(b1_md, engine_, const_cast<float*>(w_.b1.data()));
-    b2_ = memory(b2_md, engine_, const_cast<float*>(w_.b2.data()));
+    if (int8) {
+      w1_ = reordered(engine_, stream_, w1_q_.data(), dt::s8, {d, f}, up_pd_.weights_desc());
+      w2_ = reordered(engine_, stream_, w2_q_.data(), dt::s8, {f, d}, down_pd_.weights_desc());
+    } else {
+      w1_ = reordered(engine_, stream_, w_.w1.data(), dt::f32, {d, f}, up_pd_.weights_desc());
+      w2_ = reordered(engine_, stream_, w_.w2.data(), dt::f32, {f, d}, down_pd_.weights_desc());
+    }
+    if (!bare_) {
+      b1_ = memory(b1_md, engine_, const_cast<float*>(w_.b1.data()));
+      b2_ = memory(b2_md, engine_, const_cast<float*>(w_.b2.data()));
+    }
   }
   hidden_ = memory(h_md, engine_);
   // Zeroed by a static OpenMP loop: first touch spread over the threads (oneDNN's matmul splits
   // its work over the same pool).
   const size_t pad = std::max(up_pd_.scratchpad_desc().get_size(), down_pd_.scratchpad_desc().get_size());
   grow_scratch(scratchpad_, std::max<size_t>(pad, 64));
-  up_args_ = {{DNNL_ARG_WEIGHTS, w1_}, {DNNL_ARG_BIAS, b1_}, {DNNL_ARG_DST, hidden_}};
-  down_args_ = {{DNNL_ARG_SRC, hidden_}, {DNNL_ARG_WEIGHTS, w2_}, {DNNL_ARG_BIAS, b2_}};
+  up_args_ = {{DNNL_ARG_WEIGHTS, w1_}, {DNNL_ARG_DST, hidden_}};
+  down_args_ = {{DNNL_ARG_WEIGHTS, w2_}};
+  if (int8) {
+    hidden_q_ = memory(hq_md, engine_);
+    x_step_mem_ = memory(step_md, engine_, &x_step_);
+    h_step_mem_ = memory(step_md, engine_, &h_step_);
+    up_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = x_step_mem_;
+    if (!bare_) up_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = b1_;
+    down_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = h_step_mem_;
+    if (!bare_) down_args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1] = b2_;
+    down_args_[DNNL_ARG_SRC] = hidden_q_;
+  } else {
+    if (!bare_) {
+      up_args_[DNNL_ARG_BIAS] = b1_;
+      down_args_[DNNL_ARG_BIAS] = b2_;
+    }
+    down_args_[DNNL_ARG_SRC] = hidden_;
+  }
   if (up_pd_.scratchpad_desc().get_size() > 0)
     up_args_[DNNL_ARG_SCRATCHPAD] = memory(up_pd_.scratchpad_desc(), engine_, scratchpad_.data());
   if (down_pd_.scratchpad_desc().get_size() > 0)
     down_args_[DNNL_ARG_SCRATCHPAD] = memory(down_pd_.scratchpad_desc(), engine_, scratchpad_.data());
-  if (bf16_) {
+  if (precision_ == OnednnPrecision::Bf16) {
     x_lp_ = memory(x_md, engine_);
     to_bf16_ = dnnl::reorder(memory({{n, d}, dt::f32, tag::ab}, engine_, DNNL_MEMORY_NONE), x_lp_);
   }
+  if (int8) x_lp_ = memory(x_md, engine_);
   tokens_ = n;
 }
 
@@ -86,13 +201,22 @@ void OnednnFfn::forward(const float* X, float* Y, int64_t tokens) {
   memory x_user({{tokens, d}, dt::f32, tag::ab}, engine_, const_cast<float*>(X));
   memory y({{tokens, d}, dt::f32, tag::ab}, engine_, Y);
   memory x = x_user;
-  if (bf16_) {
+  if (precision_ == OnednnPrecision::Bf16) {
     to_bf16_.execute(stream_, x_user, x_lp_);
+    x = x_lp_;
+  }
+  if (precision_ == OnednnPrecision::Int8) {
+    x_step_ = quantize_s8(X, tokens * d, static_cast<int8_t*>(x_lp_.get_data_handle()));
     x = x_lp_;
   }
   up_args_[DNNL_ARG_SRC] = x;
   down_args_[DNNL_ARG_DST] = y;
   up_.execute(stream_, up_args_);
+  if (precision_ == OnednnPrecision::Int8) {
+    stream_.wait();
+    h_step_ = quantize_s8(static_cast<const float*>(hidden_.get_data_handle()), tokens * w_.d_ff,
+                          static_cast<int8_t*>(hidden_q_.get_data_handle()));
+  }
   down_.execute(stream_, down_args_);
   stream_.wait();
 }
@@ -102,7 +226,10 @@ std::string OnednnFfn::impl_info() const {
 }
 
 int64_t OnednnFfn::scratch_bytes() const {
-  return static_cast<int64_t>(hidden_.get_desc().get_size()) + (bf16_ ? static_cast<int64_t>(x_lp_.get_desc().get_size()) : 0);
+  int64_t bytes = static_cast<int64_t>(hidden_.get_desc().get_size());
+  if (x_lp_) bytes += static_cast<int64_t>(x_lp_.get_desc().get_size());
+  if (hidden_q_) bytes += static_cast<int64_t>(hidden_q_.get_desc().get_size());
+  return bytes;
 }
 
 std::vector<MemoryRegion> OnednnFfn::regions() const {
@@ -112,10 +239,11 @@ std::vector<MemoryRegion> OnednnFfn::regions() const {
   };
   add(w1_);
   add(w2_);
-  add(b1_);
-  add(b2_);
+  if (b1_) add(b1_);
+  if (b2_) add(b2_);
   add(hidden_);
-  if (bf16_) add(x_lp_);
+  if (x_lp_) add(x_lp_);
+  if (hidden_q_) add(hidden_q_);
   r.push_back({scratchpad_.data(), scratchpad_.size()});
   return r;
 }

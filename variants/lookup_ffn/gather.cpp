@@ -17,6 +17,21 @@ GatherOrder parse_gather_order(const std::string& name) {
   return GatherOrder::TokenMajor;
 }
 
+TablePrecision parse_table_precision(const std::string& name) {
+  if (name == "bf16") return TablePrecision::Bf16;
+  if (name == "int8") return TablePrecision::Int8;
+  return TablePrecision::Fp32;
+}
+
+double table_element_bytes(TablePrecision p) {
+  switch (p) {
+    case TablePrecision::Bf16: return 2.0;
+    case TablePrecision::Int8: return 1.0;
+    case TablePrecision::Fp32: break;
+  }
+  return 4.0;
+}
+
 int64_t column_blocks(int64_t d_out) { return (d_out + kGatherCols - 1) / kGatherCols; }
 
 int64_t tiled_gather_tile(int64_t tokens, int64_t d_out, int64_t tile, int threads) {
@@ -45,6 +60,7 @@ void to_column_blocks(const T* rows_layout, T* blocked, int64_t h, int64_t rows,
 }
 template void to_column_blocks<float>(const float*, float*, int64_t, int64_t, int64_t);
 template void to_column_blocks<uint16_t>(const uint16_t*, uint16_t*, int64_t, int64_t, int64_t);
+template void to_column_blocks<int8_t>(const int8_t*, int8_t*, int64_t, int64_t, int64_t);
 
 namespace {
 
@@ -58,9 +74,20 @@ __attribute__((target("avx512f"))) inline __m512 load16(const uint16_t* p) {
   const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
 }
+__attribute__((target("avx512f"))) inline __m512 load16(const int8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
 
 inline float to_float(float v) { return v; }
 inline float to_float(uint16_t v) { return widen(v); }
+inline float to_float(int8_t v) { return static_cast<float>(v); }
+
+// The weight of table k's chosen row for one token: its score, times the row's step for int8.
+template <class T>
+inline float row_weight(const float* scores, const uint32_t* codes, const float* row_scales, int64_t rows, int64_t k) {
+  if constexpr (std::is_same_v<T, int8_t>) return scores[k] * row_scales[k * rows + codes[k]];
+  return scores[k];
+}
 
 // y[0..n) += s · row[0..n). Explicit AVX-512 where present: left to itself the compiler
 // vectorizes the callers' outer loops with gathers instead.
@@ -79,6 +106,10 @@ inline void axpy_portable(float* __restrict y, const float* __restrict row, floa
 inline void axpy_portable(float* __restrict y, const uint16_t* __restrict row, float s, int64_t n) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) y[j] += s * widen(row[j]);
+}
+inline void axpy_portable(float* __restrict y, const int8_t* __restrict row, float s, int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) y[j] += s * static_cast<float>(row[j]);
 }
 
 template <class T>
@@ -101,13 +132,17 @@ __attribute__((target("avx512f"))) inline void load_block(const uint16_t* row, _
     v[2 * i + 1] = _mm512_castsi512_ps(_mm512_and_si512(x, high_halves));
   }
 }
+__attribute__((target("avx512f"))) inline void load_block(const int8_t* row, __m512 v[4]) {
+  for (int i = 0; i < 4; ++i) v[i] = load16(row + 16 * i);
+}
 
-// out[0..n) = start[0..n) + Σ_k scores[k] · rows_k[0..n) over one token's tables k0..k1 of a
+// out[0..n) = start[0..n) + Σ_k weight_k · rows_k[0..n) over one token's tables k0..k1 of a
 // column block (n ≤ 64), the 64 sums in 4 registers. out and start may alias.
 template <class T>
 __attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, const float* start, int64_t n,
                                                                 const T* block, int64_t rows, const uint32_t* codes,
-                                                                const float* scores, int64_t k0, int64_t k1) {
+                                                                const float* scores, const float* row_scales,
+                                                                int64_t k0, int64_t k1) {
   __mmask16 m[4];
   __m512 sum[4];
   for (int i = 0; i < 4; ++i) {
@@ -115,7 +150,7 @@ __attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, cons
     sum[i] = _mm512_maskz_loadu_ps(m[i], start + 16 * i);
   }
   for (int64_t k = k0; k < k1; ++k) {
-    const __m512 s = _mm512_set1_ps(scores[k]);
+    const __m512 s = _mm512_set1_ps(row_weight<T>(scores, codes, row_scales, rows, k));
     __m512 v[4];
     load_block(block + (k * rows + codes[k]) * kGatherCols, v);
     for (int i = 0; i < 4; ++i) sum[i] = _mm512_fmadd_ps(s, v[i], sum[i]);
@@ -125,16 +160,17 @@ __attribute__((target("avx512f"))) void accumulate_block_avx512(float* out, cons
 
 template <class T>
 void accumulate_block(float* out, const float* start, int64_t n, const T* block, int64_t rows,
-                      const uint32_t* codes, const float* scores, int64_t k0, int64_t k1) {
-  if (kHasAvx512) return accumulate_block_avx512(out, start, n, block, rows, codes, scores, k0, k1);
+                      const uint32_t* codes, const float* scores, const float* row_scales, int64_t k0, int64_t k1) {
+  if (kHasAvx512) return accumulate_block_avx512(out, start, n, block, rows, codes, scores, row_scales, k0, k1);
   alignas(64) float acc[kGatherCols] = {};
   std::memcpy(acc, start, n * sizeof(float));
   for (int64_t k = k0; k < k1; ++k) {
     const T* row = block + (k * rows + codes[k]) * kGatherCols;
+    const float w = row_weight<T>(scores, codes, row_scales, rows, k);
     if constexpr (std::is_same_v<T, uint16_t>) {
-      for (int64_t j = 0; j < kGatherCols; ++j) acc[j] += scores[k] * widen(row[bf16_block_position(j)]);
+      for (int64_t j = 0; j < kGatherCols; ++j) acc[j] += w * widen(row[bf16_block_position(j)]);
     } else {
-      axpy_portable(acc, row, scores[k], kGatherCols);
+      axpy_portable(acc, row, w, kGatherCols);
     }
   }
   std::memcpy(out, acc, n * sizeof(float));
@@ -161,7 +197,7 @@ void token_major(const GatherArgs& a) {
       std::memcpy(acc, a.bias + c0, n * sizeof(float));
       for (int64_t k = 0; k < a.h; ++k) {
         if (k + 1 < a.h) __builtin_prefetch(table_row<T>(a, k + 1, codes[k + 1]) + c0);
-        axpy(acc, table_row<T>(a, k, codes[k]) + c0, scores[k], n);
+        axpy(acc, table_row<T>(a, k, codes[k]) + c0, row_weight<T>(scores, codes, a.row_scales, a.rows, k), n);
       }
       std::memcpy(y + c0, acc, n * sizeof(float));
     }
@@ -173,8 +209,11 @@ template <class T>
 void tables_outer(const GatherArgs& a, int64_t t0, int64_t t1) {
   for (int64_t t = t0; t < t1; ++t) std::memcpy(a.y + t * a.d_out, a.bias, a.d_out * sizeof(float));
   for (int64_t k = 0; k < a.h; ++k)
-    for (int64_t t = t0; t < t1; ++t)
-      axpy(a.y + t * a.d_out, table_row<T>(a, k, a.codes[t * a.h + k]), a.scores[t * a.h + k], a.d_out);
+    for (int64_t t = t0; t < t1; ++t) {
+      const uint32_t* codes = a.codes + t * a.h;
+      axpy(a.y + t * a.d_out, table_row<T>(a, k, codes[k]),
+           row_weight<T>(a.scores + t * a.h, codes, a.row_scales, a.rows, k), a.d_out);
+    }
 }
 
 template <class T>
@@ -212,7 +251,8 @@ void tiled(const GatherArgs& a, int64_t tile) {
         const int64_t k1 = std::min(a.h, k0 + kGroup);
         for (int64_t t = t0; t < t1; ++t) {
           float* y = a.y + t * a.d_out + c0;
-          accumulate_block(y, k0 == 0 ? a.bias + c0 : y, n, block, a.rows, a.codes + t * a.h, a.scores + t * a.h, k0, k1);
+          accumulate_block(y, k0 == 0 ? a.bias + c0 : y, n, block, a.rows, a.codes + t * a.h, a.scores + t * a.h,
+                           a.row_scales, k0, k1);
         }
       }
     }
@@ -230,8 +270,11 @@ void dispatch(const GatherArgs& a, GatherOrder order, int64_t tile) {
 }  // namespace
 
 void gather_accumulate(const GatherArgs& a, GatherOrder order, int64_t tile) {
-  if (a.bf16) dispatch<uint16_t>(a, order, tile);
-  else dispatch<float>(a, order, tile);
+  switch (a.precision) {
+    case TablePrecision::Bf16: return dispatch<uint16_t>(a, order, tile);
+    case TablePrecision::Int8: return dispatch<int8_t>(a, order, tile);
+    case TablePrecision::Fp32: return dispatch<float>(a, order, tile);
+  }
 }
 
 }  // namespace ffnbench

@@ -1,5 +1,7 @@
 // LookupFFN's weighted gather-accumulate: y[t] = b + Σ_k score[t][k] · T_k[code[t][k]], tables
-// [h][2^τ][d_out] in fp32 or bf16 (bf16 widened by a 16-bit shift). Three orders:
+// [h][2^τ][d_out] in fp32, bf16 (widened by a 16-bit shift) or int8 with one scale per table row
+// (T_k[r] = scale[k][r] · q[k][r], the scale folded into the score: one multiply per row read).
+// Three orders:
 //   token_major  each token walks all tables; its output row is accumulated in registers/L1.
 //   table_major  the paper's order: each thread owns a token range and walks tables outermost,
 //                re-streaming its output rows once per table.
@@ -31,9 +33,14 @@ int64_t bf16_block_position(int64_t j);
 template <class T>
 void to_column_blocks(const T* rows_layout, T* blocked, int64_t h, int64_t rows, int64_t d_out);
 
+enum class TablePrecision { Fp32, Bf16, Int8 };
+TablePrecision parse_table_precision(const std::string& name);
+double table_element_bytes(TablePrecision p);
+
 struct GatherArgs {
-  const void* tables;     // float or uint16_t (bf16): [h][rows][d_out], column-blocked for tiled
-  bool bf16;
+  const void* tables;     // float, uint16_t (bf16) or int8_t: [h][rows][d_out], column-blocked for tiled
+  TablePrecision precision;
+  const float* row_scales;  // int8: [h][rows], the step of each table row; else unused
   int64_t h, rows, d_out;
   const uint32_t* codes;  // [tokens][h]
   const float* scores;    // [tokens][h]

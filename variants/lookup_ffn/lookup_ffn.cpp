@@ -57,7 +57,10 @@ struct Shape {
     s.ht = s.h * s.tau;
     return s;
   }
-  double table_bytes(bool bf16) const { return static_cast<double>(h) * rows * d_out * (bf16 ? 2.0 : 4.0); }
+  // Tables in the given storage; int8 adds its per-row steps.
+  double table_bytes(TablePrecision p) const {
+    return static_cast<double>(h) * rows * (d_out * table_element_bytes(p) + (p == TablePrecision::Int8 ? 4.0 : 0.0));
+  }
 };
 
 // Trained weights (training/FORMAT.md §3); `ln_affine` does not apply (γ and β are trained).
@@ -89,18 +92,26 @@ class LookupFfnKernel final : public Kernel {
         dense_projection_(c.str("projection") == "dense"),
         order_(parse_gather_order(c.str("order"))),
         tile_(c.integer("tile")),
-        bf16_(c.str("table_precision") == "bf16"),
+        precision_(parse_table_precision(c.str("table_precision"))),
         reference_impl_(c.str("impl") == "reference") {
     std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
     if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
     if (c.str("block_gemm") == "openblas") block_gemm = BlockGemm::Openblas;
     if (auto file = trained_weights(c)) load_trained(*file, c, block_gemm);
     else make_random(c, seed, block_gemm);
-    // The gather's copy of the tables: bf16 and/or column-blocked for the tiled order; fp32
-    // row layout reads tables_ itself (also the reference's).
+    // The gather's copy of the tables: bf16 or int8 and/or column-blocked for the tiled order;
+    // fp32 row layout reads tables_ itself (also the reference's).
     const bool blocked = order_ == GatherOrder::Tiled;
     const size_t gather_size = blocked ? column_blocks(s_.d_out) * kGatherCols * s_.h * s_.rows : tables_.size();
-    if (bf16_) {
+    if (precision_ == TablePrecision::Int8) {
+      AlignedVector<int8_t> rows = quantize_rows();
+      if (blocked) {
+        tables_int8_.resize(gather_size);
+        to_column_blocks(rows.data(), tables_int8_.data(), s_.h, s_.rows, s_.d_out);
+      } else {
+        tables_int8_ = std::move(rows);
+      }
+    } else if (precision_ == TablePrecision::Bf16) {
       AlignedVector<uint16_t> rows(tables_.size());
 #pragma omp parallel for schedule(static)
       for (size_t i = 0; i < tables_.size(); ++i) rows[i] = to_bf16(tables_[i]);
@@ -115,6 +126,25 @@ class LookupFfnKernel final : public Kernel {
       to_column_blocks(tables_.data(), tables_blocked_.data(), s_.h, s_.rows, s_.d_out);
     }
     reserve(max_tokens);
+  }
+
+  // int8 tables, symmetric per row: step = max|row| / 127, q = round(v / step), so every entry is
+  // within step/2 of its fp32 value (T = step · q; an all-zero row keeps step 1).
+  AlignedVector<int8_t> quantize_rows() {
+    const int64_t n_rows = s_.h * s_.rows;
+    AlignedVector<int8_t> q(tables_.size());
+    row_scales_.resize(n_rows);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const float* row = tables_.data() + r * s_.d_out;
+      float max_abs = 0;
+      for (int64_t j = 0; j < s_.d_out; ++j) max_abs = std::max(max_abs, std::abs(row[j]));
+      const float step = max_abs > 0 ? max_abs / 127.0f : 1.0f;
+      row_scales_[r] = step;
+      for (int64_t j = 0; j < s_.d_out; ++j)
+        q[r * s_.d_out + j] = static_cast<int8_t>(std::clamp(std::lrint(row[j] / step), -127L, 127L));
+    }
+    return q;
   }
 
   // Seeded random weights: LayerNorm's γ = 1, β = 0 unless asked for random ones (tests).
@@ -165,8 +195,8 @@ class LookupFfnKernel final : public Kernel {
     project_and_code(X, tokens, stages);
     StageTimer::Scope scope(stages, 2);
     const auto g0 = std::chrono::steady_clock::now();
-    GatherArgs args{gather_tables(),
-                    bf16_, s_.h, s_.rows, s_.d_out, codes_.data(), scores_.data(), out_bias_.data(), Y, tokens};
+    GatherArgs args{gather_tables(), precision_,   row_scales_.data(), s_.h, s_.rows, s_.d_out,
+                    codes_.data(),   scores_.data(), out_bias_.data(),   Y,    tokens};
     gather_accumulate(args, order_, tile_);
     last_gather_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
     last_tokens_ = tokens;
@@ -245,7 +275,8 @@ class LookupFfnKernel final : public Kernel {
     c.flops = n * (projection + code_score + gather);
     // Weights: distinct table rows touched (at most every row, at most N per table) in the form
     // the gather reads, the projection's weights, both biases and LayerNorm's γ and β.
-    const double row_bytes = gathered_cols * (opt && bf16_ ? 2.0 : 4.0);
+    const TablePrecision read = opt ? precision_ : TablePrecision::Fp32;
+    const double row_bytes = gathered_cols * table_element_bytes(read) + (read == TablePrecision::Int8 ? 4.0 : 0.0);
     c.weight_bytes = std::min<double>(n, s_.rows) * s_.h * row_bytes + (bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size()) +
                      4.0 * (s_.ht + s_.d_out + 2.0 * s_.d);
     // Activations that go to memory: x read and y written. z does not (each 64-token tile is
@@ -253,7 +284,7 @@ class LookupFfnKernel final : public Kernel {
     // (4 + 4 bytes per table) in its first pass over the batch and the gather reads them back
     // in a second. The reference keeps one token's codes at a time.
     c.activation_bytes = n * 4.0 * (s_.d + s_.d_out) + (opt ? n * 2.0 * 8.0 * s_.h : 0.0);
-    c.working_set_bytes = s_.table_bytes(opt && bf16_);
+    c.working_set_bytes = s_.table_bytes(read);
     stage_traffic(c, n, gathered_cols, row_bytes);
     return c;
   }
@@ -272,8 +303,8 @@ class LookupFfnKernel final : public Kernel {
     const double projection_weights = bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size();
     const double tile_bytes = 4.0 * static_cast<double>(tile_floats());
     const double tiles = std::ceil(n / kProjectionTile);
-    const double elt = bf16_ ? 2.0 : 4.0, codes = 8.0 * n * s_.h, y = 4.0 * n * s_.d_out;
-    double gather_ws = s_.table_bytes(bf16_), gather_stream = codes + y;
+    const double elt = table_element_bytes(precision_), codes = 8.0 * n * s_.h, y = 4.0 * n * s_.d_out;
+    double gather_ws = s_.table_bytes(precision_), gather_stream = codes + y;
     switch (order_) {
       case GatherOrder::Tiled: {
         const double blocks = static_cast<double>(column_blocks(s_.d_out));
@@ -303,20 +334,35 @@ class LookupFfnKernel final : public Kernel {
 
   // fp32: float vs double accumulation over ≤ h terms. bf16: each table entry rounded to 8
   // significant bits (relative 2^-9); over h terms of random sign the output error stays
-  // within ~1% of its rms.
-  double tolerance() const override { return bf16_ ? 2e-2 : 1e-4; }
+  // within ~1% of its rms. int8: each entry within step/2 = max|row|/254 of its value, an rms
+  // error of max|row|/440 per entry: 0.4% of the rms of a uniform row (max = √3·rms), more for
+  // rows with outliers; the gate's measure (error / (|ref| + rms)) of a sum of h such terms
+  // with random signs stays within ~2% at 4σ over a row, so 5e-2 leaves room for trained,
+  // heavier-tailed rows. The gate's max error is the int8 tables' error against fp32.
+  double tolerance() const override {
+    switch (precision_) {
+      case TablePrecision::Bf16: return 2e-2;
+      case TablePrecision::Int8: return 5e-2;
+      case TablePrecision::Fp32: break;
+    }
+    return 1e-4;
+  }
 
   std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
 
   // Everything a call reads besides X: the tables in the form the path reads (the reference:
-  // fp32 rows; the gather: bf16 and/or column-blocked where it keeps such a copy), the
+  // fp32 rows; the gather: bf16 or int8 (with its steps) and/or column-blocked where it keeps such a copy), the
   // projection's weights (BH4's folded blocks where apply_tile folds), both biases, γ and β,
   // and the optimized path's scratch (codes, scores, per-thread projection tiles).
   std::vector<MemoryRegion> memory_regions() const override {
     auto region = [](const auto& v) { return MemoryRegion{v.data(), v.size() * sizeof(v[0])}; };
     std::vector<MemoryRegion> r;
     if (reference_impl_) r.push_back(region(tables_));
-    else if (bf16_) r.push_back(region(tables_bf16_));
+    else if (precision_ == TablePrecision::Bf16) r.push_back(region(tables_bf16_));
+    else if (precision_ == TablePrecision::Int8) {
+      r.push_back(region(tables_int8_));
+      r.push_back(region(row_scales_));
+    }
     else r.push_back(tables_blocked_.empty() ? region(tables_) : region(tables_blocked_));
     if (bh4_) r.push_back(bh4_->weights_region(!reference_impl_));
     else r.push_back(region(wp_));
@@ -328,9 +374,11 @@ class LookupFfnKernel final : public Kernel {
   }
 
   std::map<std::string, std::string> extras() const override {
-    const double gather_bytes = static_cast<double>(last_tokens_) * s_.h * s_.d_out * (bf16_ ? 2.0 : 4.0);
+    const double gather_bytes =
+        static_cast<double>(last_tokens_) * s_.h * (s_.d_out * table_element_bytes(precision_) +
+                                                    (precision_ == TablePrecision::Int8 ? 4.0 : 0.0));
     std::map<std::string, std::string> e = {
-        {"tables_bytes", fmt::format("{:.0f}", s_.table_bytes(bf16_))},
+        {"tables_bytes", fmt::format("{:.0f}", s_.table_bytes(precision_))},
         {"gather_bytes", fmt::format("{:.0f}", gather_bytes)},
         {"gather_gbs", last_gather_s_ > 0 ? fmt::format("{:.2f}", gather_bytes / last_gather_s_ / 1e9) : ""}};
     if (!reference_impl_ && last_tokens_ > 0) add_code_statistics(e);
@@ -375,7 +423,8 @@ class LookupFfnKernel final : public Kernel {
 
  private:
   const void* gather_tables() const {
-    if (bf16_) return tables_bf16_.data();
+    if (precision_ == TablePrecision::Bf16) return tables_bf16_.data();
+    if (precision_ == TablePrecision::Int8) return tables_int8_.data();
     return tables_blocked_.empty() ? tables_.data() : tables_blocked_.data();
   }
 
@@ -499,10 +548,13 @@ class LookupFfnKernel final : public Kernel {
   bool dense_projection_;
   GatherOrder order_;
   int64_t tile_;
-  bool bf16_, reference_impl_;
+  TablePrecision precision_;
+  bool reference_impl_;
   std::optional<Bh4Transform> bh4_;
   AlignedVector<float> wp_, z_bias_, tables_, tables_blocked_, out_bias_, gamma_, beta_, scores_, tile_scratch_;
   AlignedVector<uint16_t> tables_bf16_;
+  AlignedVector<int8_t> tables_int8_;
+  AlignedVector<float> row_scales_;  // int8: the step of each table row [h][rows]
   AlignedVector<uint32_t> codes_;
   double last_gather_s_ = 0;
   int64_t last_tokens_ = 0;
@@ -526,7 +578,8 @@ class LookupFfnVariant final : public Variant {
             ParamSpec::choice("order", "tiled", {"table_major", "token_major", "tiled"},
                               "gather order: the paper's table_major, token_major, or tiled"),
             ParamSpec::integer("tile", 16384, 1, 1 << 20, "most tokens per tile (order=tiled; smaller so each thread gets several)"),
-            ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16"}, "storage of the tables"),
+            ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16", "int8"},
+                              "storage of the tables (int8: symmetric, one step per table row)"),
             ParamSpec::choice("ln_affine", "identity", {"identity", "random"},
                               "LayerNorm's γ and β: identity (γ = 1, β = 0) or random (γ in [0.5, 1.5), β in [-0.2, 0.2); tests)"),
             ParamSpec::choice("impl", "optimized", {"optimized", "reference"}, "optimized kernels or the scalar reference"),
@@ -541,14 +594,14 @@ class LookupFfnVariant final : public Variant {
                         fmt::format("needs AVX-512 and b a multiple of 16 (this CPU {} AVX-512; b = {}); use auto or openblas",
                                     __builtin_cpu_supports("avx512f") ? "has" : "has no", c.str("b")));
     trained_weights(c);
-    const bool bf16 = c.str("table_precision") == "bf16";
-    // fp32 row-layout tables are always kept (the reference); the gather may add a bf16 and/or
-    // column-blocked copy.
-    const bool blocked = c.str("order") == "tiled";
-    const double bytes = s.table_bytes(false) + ((bf16 || blocked) ? s.table_bytes(bf16) : 0.0);
+    const TablePrecision precision = parse_table_precision(c.str("table_precision"));
+    // fp32 row-layout tables are always kept (the reference); the gather may add a bf16 or int8
+    // and/or column-blocked copy.
+    const bool copy = precision != TablePrecision::Fp32 || c.str("order") == "tiled";
+    const double bytes = s.table_bytes(TablePrecision::Fp32) + (copy ? s.table_bytes(precision) : 0.0);
     check_fits_in_memory("h", c.str("h"), bytes,
                          fmt::format("tables of h·2^tau·d_out = {}·{}·{} entries{}", s.h, s.rows, s.d_out,
-                                     (bf16 || blocked) ? " (fp32 for the reference plus the gather's copy)" : ""));
+                                     copy ? " (fp32 for the reference plus the gather's copy)" : ""));
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<LookupFfnKernel>(c, seed, max_tokens);
