@@ -142,3 +142,39 @@ TEST(MemoryPreflight, AFakedAvailableMemoryMustBeAWholeNumber) {
     EXPECT_STREQ(e.what(), "invalid value 'lots' for 'FFNBENCH_AVAILABLE_MEMORY_MIB': must be a whole number of MiB >= 0");
   }
 }
+
+// A cgroup tree on disk: the tightest limit of the process's cgroup and its ancestors counts,
+// "max" (v2) and v1's near-2^63 "unlimited" are no limit.
+TEST(MemoryPreflight, CgroupRoomIsTheTightestLimitOfTheCgroupAndItsAncestors) {
+  const fs::path root = fs::temp_directory_path() / ("ffnbench_cgroup_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto put = [&](const fs::path& file, const std::string& text) {
+    fs::create_directories(file.parent_path());
+    std::ofstream(file) << text << "\n";
+  };
+  put(root / "sys/a/memory.max", "1073741824");  // 1 GiB, 256 MiB used: 768 MiB left
+  put(root / "sys/a/memory.current", "268435456");
+  put(root / "sys/a/b/memory.max", "max");
+  put(root / "sys/a/b/memory.current", "268435456");
+  put(root / "self_v2", "0::/a/b");
+  auto room = cgroup_memory_room((root / "self_v2").string(), (root / "sys").string());
+  ASSERT_TRUE(room.has_value());
+  EXPECT_EQ(room->bytes, int64_t{768} << 20);
+  EXPECT_EQ(room->where, (root / "sys/a/memory.max").string());
+
+  put(root / "sys/a/b/memory.max", "536870912");  // the child's own 512 MiB limit is tighter
+  room = cgroup_memory_room((root / "self_v2").string(), (root / "sys").string());
+  ASSERT_TRUE(room.has_value());
+  EXPECT_EQ(room->bytes, int64_t{256} << 20);
+
+  put(root / "sys/memory/x/memory.limit_in_bytes", "9223372036854771712");  // v1: unlimited
+  put(root / "sys/memory/x/memory.usage_in_bytes", "1000");
+  put(root / "self_v1", "4:memory:/x");
+  EXPECT_FALSE(cgroup_memory_room((root / "self_v1").string(), (root / "sys").string()).has_value());
+  put(root / "sys/memory/x/memory.limit_in_bytes", "2147483648");
+  room = cgroup_memory_room((root / "self_v1").string(), (root / "sys").string());
+  ASSERT_TRUE(room.has_value());
+  EXPECT_EQ(room->bytes, 2147483648 - 1000);
+  EXPECT_FALSE(cgroup_memory_room((root / "missing").string(), (root / "sys").string()).has_value());
+  fs::remove_all(root);
+}

@@ -225,7 +225,7 @@ Interrupted interrupt_mid_sweep(SweepE2E& t, const std::string& tokens, int sign
   pid_t pid = 0;
   Interrupted r;
   if (posix_spawn(&pid, FFNBENCH_BINARY, &actions, nullptr, argv.data(), environ) != 0) return r;
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < 2400; ++i) {  // up to a minute (a sanitized build is slow): a deadline, not a timing
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
     auto folders = t.run_folders();
     if (!folders.empty() && ffnbench::read_csv_file((folders[0] / "points.csv").string()).size() >= rows_before) break;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "core/params.hpp"
@@ -54,28 +55,27 @@ bool cgroup_room(const std::string& mount, std::string path, const char* max_fil
   return found;
 }
 
-// /proc/self/cgroup: "0::/path" (v2) and "N:memory:/path" (v1).
-bool cgroup_room(int64_t& room, std::string& where) {
-  std::ifstream in("/proc/self/cgroup");
+}  // namespace
+
+std::optional<CgroupRoom> cgroup_memory_room(const std::string& proc_cgroup, const std::string& sys_fs_cgroup) {
+  std::ifstream in(proc_cgroup);
   std::string line;
-  bool found = false;
+  std::optional<CgroupRoom> best;
   while (std::getline(in, line)) {
     int64_t r = 0;
     std::string w;
     bool here = false;
     if (line.rfind("0::", 0) == 0)
-      here = cgroup_room("/sys/fs/cgroup", line.substr(3), "memory.max", "memory.current", r, w);
+      here = cgroup_room(sys_fs_cgroup, line.substr(3), "memory.max", "memory.current", r, w);
     else if (const size_t at = line.find(":memory:"); at != std::string::npos)
-      here = cgroup_room("/sys/fs/cgroup/memory", line.substr(at + 8), "memory.limit_in_bytes",
+      here = cgroup_room(sys_fs_cgroup + "/memory", line.substr(at + 8), "memory.limit_in_bytes",
                          "memory.usage_in_bytes", r, w);
-    if (here && (!found || r < room)) {
-      room = r;
-      where = w;
-      found = true;
-    }
+    if (here && (!best || r < best->bytes)) best = CgroupRoom{r, w};
   }
-  return found;
+  return best;
 }
+
+namespace {
 
 Available available() {
   if (const char* fake = std::getenv("FFNBENCH_AVAILABLE_MEMORY_MIB")) {
@@ -85,9 +85,8 @@ Available available() {
     return {mib << 20, "FFNBENCH_AVAILABLE_MEMORY_MIB"};
   }
   Available a{mem_available(), "MemAvailable"};
-  int64_t room = 0;
-  std::string where;
-  if (cgroup_room(room, where) && (a.bytes == 0 || room < a.bytes)) a = {room, "cgroup limit " + where};
+  if (const auto room = cgroup_memory_room("/proc/self/cgroup", "/sys/fs/cgroup"); room && (a.bytes == 0 || room->bytes < a.bytes))
+    a = {room->bytes, "cgroup limit " + room->where};
   return a;
 }
 
