@@ -375,6 +375,15 @@ class MoeVariant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<MoeKernel>(c, seed, max_tokens);
   }
+  // Router and experts, the routing's per-pair arrays (reserve()), one panel of expert inputs and
+  // hidden rows, every pair's expert output, and Y.
+  double memory_bytes(const Config& c, int64_t tokens, int) const override {
+    const double d = double(c.integer("d")), e = double(c.integer("experts")), de = double(c.integer("d_e"));
+    const double n = double(tokens), pairs = n * double(c.integer("top_k"));
+    const double panel = std::min(pairs, double(kPanelRows));
+    return 4 * d * e + e * 4 * (2 * d * de + de + d) + 4 * n * e + 24 * pairs + 4 * panel * (d + de) +
+           4 * pairs * d + 4 * n * d;
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(MoeVariant);

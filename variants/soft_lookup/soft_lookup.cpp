@@ -135,6 +135,12 @@ class SoftLookupVariant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<SoftLookupKernel>(c, seed, max_tokens);
   }
+  // R and L, the N×B scores (not kept by the reference impl) and Y.
+  double memory_bytes(const Config& c, int64_t tokens, int) const override {
+    const double d = double(c.integer("d")), d_out = double(c.integer("d_out") > 0 ? c.integer("d_out") : c.integer("d"));
+    const double b = double(c.integer("B")), n = double(tokens);
+    return 4 * b * (d + d_out) + (c.str("impl") == "reference" ? 0 : 4 * n * b) + 4 * n * d_out;
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(SoftLookupVariant);
