@@ -39,9 +39,12 @@ TEST_P(SoftwareEvents, TaskClockIsTheWorkersCpuTime) {
 
   const Bracketed m = measure_task_clock(*backend, kThreads, 0.05);
   expect_bracketed(m);
-  // Summed over both workers: each burnt 50 ms of CPU inside the interval.
+  // Summed over both workers: each burnt 50 ms of CPU inside the interval. The upper bound is
+  // expect_bracketed's: the workers' CPU clocks read around start..stop, the scheduler's runtime
+  // accounting that TASK-CLOCK reads too. The wall clock is not compared with it: in a VM
+  // steady_clock (kvm-clock) and the scheduler clock are two clocks, and on a loaded machine the
+  // sum came out above threads x wall (0.11605 s against 0.112837 s).
   EXPECT_GE(m.counted_s, 0.95 * kThreads * 0.05 - 2e-3);
-  EXPECT_LE(m.counted_s, m.wall_s * kThreads * 1.05 + 2e-3);
 
   const auto values = backend->read();
   ASSERT_EQ(values.size(), 2u);
@@ -49,7 +52,10 @@ TEST_P(SoftwareEvents, TaskClockIsTheWorkersCpuTime) {
   EXPECT_EQ(clock.source, Source::Sw);
   EXPECT_FALSE(clock.multiplexed);
   EXPECT_GE(clock.enabled_s, 0.05);
-  EXPECT_LE(clock.enabled_s, m.wall_s);
+  // enabled_s is the scheduler clock's time between enable and disable, wall_s steady_clock's
+  // around them: two clocks that may disagree by the scheduler clock's update granularity, a tick
+  // (10 ms at HZ = 100, the coarsest tick Linux builds with).
+  EXPECT_LE(clock.enabled_s, m.wall_s + 10e-3);
   EXPECT_DOUBLE_EQ(clock.running_s, clock.enabled_s);
 }
 

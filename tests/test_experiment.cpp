@@ -66,6 +66,14 @@ TEST(ParseThreads, AllMeansEveryCoreAndDuplicatesCollapse) {
             "invalid value '0' for 'threads': must be a thread count or 'all' in [1, 4096]");
 }
 
+TEST(ParseThreads, MoreThreadsThanCoresAreRefusedNamingTheCores) {
+  EXPECT_EQ(error_of([] { parse_threads("gemm_ffn.threads", "1,64", 2); }),
+            "invalid value '64' for 'gemm_ffn.threads': is more threads than the 2 physical core(s) this process may "
+            "use (ffnbench runs one pinned thread per core and does not oversubscribe): use at most 2 or 'all'");
+  EXPECT_EQ(error_of([] { parse_threads("threads", "1..8*2", 4); }).find("invalid value '8' for 'threads'"), 0u);
+  EXPECT_EQ(parse_threads("threads", "1..4*2", 4), (std::vector<int>{1, 2, 4}));
+}
+
 TEST(LoadExperiment, ReadsGlobalsAndBlocks) {
   Experiment x = load_experiment(write_ini(kBasic), {});
   EXPECT_EQ(x.name, "tiny");

@@ -38,7 +38,12 @@ TEST(FastMath, ErfAndTanhAbsoluteErrors) {
     erf_worst = std::max(erf_worst, std::abs(fast_erf(x) - std::erf(static_cast<double>(x))));
     tanh_worst = std::max(tanh_worst, std::abs(fast_tanh(x) - std::tanh(static_cast<double>(x))));
   }
-  EXPECT_LT(erf_worst, 5e-7);  // A&S 1.5e-7 plus float rounding
+  // A&S 7.1.26's 1.5e-7 plus the float rounding of its ~10 operations (exp, the polynomial): a
+  // few ulp of 1 (6e-8 near |erf| = 1). One bound for every preset: where the compiler fuses the
+  // polynomial's multiply-adds (FMA: release's -march=native at -O3) each rounds once, elsewhere
+  // twice (debug-asan's -O0, any build without FMA). Measured worst over this loop: 4.54e-7 with
+  // FMA, 5.08e-7 without. 6e-7 is 1.5 ulp above the worse; a wrong coefficient errs by 1e-5 or more.
+  EXPECT_LT(erf_worst, 6e-7);
   EXPECT_LT(tanh_worst, 3e-7);
   EXPECT_EQ(fast_erf(30.0f), 1.0f);
   EXPECT_EQ(fast_tanh(-60.0f), -1.0f);

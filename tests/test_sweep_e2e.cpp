@@ -44,7 +44,7 @@ Result run(const std::string& args) {
 }
 
 class SweepE2E : public ::testing::Test {
- protected:
+ public:  // the helpers below drive a sweep of this fixture
   void SetUp() override {
     root = fs::temp_directory_path() / ("ffnbench_e2e_" + std::to_string(::getpid()) + "_" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -205,10 +205,15 @@ TEST_F(SweepE2E, BadInputExitsTwoWithOneMessageAndWritesNothing) {
   }
 }
 
-TEST_F(SweepE2E, CtrlCLeavesAValidCsvAndResumeFinishesTheGrid) {
-  // Enough points that the interrupt lands mid-sweep: 12 points of ~30 ms each.
-  std::string out = (root / "log.txt").string();
-  std::vector<std::string> args = {FFNBENCH_BINARY, "sweep", ini, "--tokens", "3,5,7,9,11,13",
+// Starts a sweep of 12 points (~30 ms each, `tokens`), sends `signal` once `rows_before` lines
+// of points.csv are on disk, and returns the exit status and the log.
+struct Interrupted {
+  int wait_status = 0;
+  std::string log;
+};
+Interrupted interrupt_mid_sweep(SweepE2E& t, const std::string& tokens, int signal, size_t rows_before) {
+  std::string out = (t.root / "log.txt").string();
+  std::vector<std::string> args = {FFNBENCH_BINARY, "sweep", t.ini, "--tokens", tokens,
                                    "--min_time_s", "0.03", "--repetitions", "1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -218,37 +223,62 @@ TEST_F(SweepE2E, CtrlCLeavesAValidCsvAndResumeFinishesTheGrid) {
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, FFNBENCH_BINARY, &actions, nullptr, argv.data(), environ), 0);
-  // Interrupt once the first points are on disk.
-  for (int i = 0; i < 200; ++i) {
+  Interrupted r;
+  if (posix_spawn(&pid, FFNBENCH_BINARY, &actions, nullptr, argv.data(), environ) != 0) return r;
+  for (int i = 0; i < 2400; ++i) {  // up to a minute (a sanitized build is slow): a deadline, not a timing
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    auto folders = run_folders();
-    if (!folders.empty() && ffnbench::read_csv_file((folders[0] / "points.csv").string()).size() >= 3) break;
+    auto folders = t.run_folders();
+    if (!folders.empty() && ffnbench::read_csv_file((folders[0] / "points.csv").string()).size() >= rows_before) break;
   }
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  kill(pid, signal);
+  waitpid(pid, &r.wait_status, 0);
   posix_spawn_file_actions_destroy(&actions);
   std::ifstream log_in(out);
-  std::string log((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
-  ASSERT_TRUE(WIFEXITED(status)) << log;
-  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the sweep finished before the interrupt landed";
-  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
-  EXPECT_NE(log.find("continue with --resume"), std::string::npos) << log;
+  r.log.assign(std::istreambuf_iterator<char>(log_in), std::istreambuf_iterator<char>());
+  return r;
+}
 
-  auto f = run_folders().at(0);
-  auto rows = ffnbench::read_csv_file((f / "points.csv").string());
+// Every line of points.csv whole (it ends in a line break, every row as wide as the header), and
+// after --resume the whole grid with no point twice.
+void expect_whole_rows_then_resume_finishes(SweepE2E& t, const std::string& tokens, size_t grid) {
+  auto f = t.run_folders().at(0);
+  const std::string path = (f / "points.csv").string();
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n') << "a torn last row";
+  auto rows = ffnbench::read_csv_file(path);
   ASSERT_GE(rows.size(), 3u);
-  ASSERT_LT(rows.size(), 13u);
+  ASSERT_LT(rows.size(), grid + 1);
   for (const auto& r : rows) EXPECT_EQ(r.size(), rows[0].size()) << "every row whole";
 
-  Result resumed = run("sweep " + ini + " --tokens 3,5,7,9,11,13 --min_time_s 0.03 --repetitions 1 --resume");
+  Result resumed = run("sweep " + t.ini + " --tokens " + tokens + " --min_time_s 0.03 --repetitions 1 --resume");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
-  auto all = ffnbench::read_csv_file((f / "points.csv").string());
-  EXPECT_EQ(all.size(), 13u);
+  auto all = ffnbench::read_csv_file(path);
+  EXPECT_EQ(all.size(), grid + 1);
   std::set<std::string> ids;
   for (size_t i = 1; i < all.size(); ++i) ids.insert(all[i][3]);
-  EXPECT_EQ(ids.size(), 12u) << "no point measured twice";
+  EXPECT_EQ(ids.size(), grid) << "no point measured twice";
+  EXPECT_EQ(t.run_folders().size(), 1u);
+}
+
+TEST_F(SweepE2E, CtrlCLeavesAValidCsvAndResumeFinishesTheGrid) {
+  const std::string tokens = "3,5,7,9,11,13";  // 12 points of ~30 ms each
+  Interrupted r = interrupt_mid_sweep(*this, tokens, SIGINT, 3);
+  ASSERT_TRUE(WIFEXITED(r.wait_status)) << r.log;
+  if (WEXITSTATUS(r.wait_status) == 0) GTEST_SKIP() << "the sweep finished before the interrupt landed";
+  EXPECT_EQ(WEXITSTATUS(r.wait_status), 130) << r.log;
+  EXPECT_NE(r.log.find("continue with --resume"), std::string::npos) << r.log;
+  expect_whole_rows_then_resume_finishes(*this, tokens, 12);
+}
+
+// SIGKILL cannot be caught: what survives is what each finished point wrote when it finished.
+TEST_F(SweepE2E, SigkillMidSweepLeavesWholeRowsAndResumeAddsNoDuplicate) {
+  const std::string tokens = "3,5,7,9,11,13,15,17,19,21,23,25,27,29,31";  // 30 points of ~30 ms each
+  Interrupted r = interrupt_mid_sweep(*this, tokens, SIGKILL, 4);
+  ASSERT_TRUE(WIFSIGNALED(r.wait_status)) << "the sweep finished before SIGKILL landed:\n" << r.log;
+  EXPECT_EQ(WTERMSIG(r.wait_status), SIGKILL);
+  expect_whole_rows_then_resume_finishes(*this, tokens, 30);
 }
 
 TEST(Cli, HelpOnEverySubcommandAndListShowsBackends) {
@@ -312,4 +342,35 @@ TEST_F(SweepE2E, StagesSitOnTheRooflineOfTheGivenCeilings) {
   bad = run("sweep " + ini + " --ceilings " + file);
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.output.find("not of 'Some Other CPU'"), std::string::npos) << bad.output;
+}
+
+// A point that cannot fit is refused before it is built: reported invalid with what it needs
+// (on_invalid = skip), or the sweep exits 2 and writes nothing (on_invalid = error).
+TEST_F(SweepE2E, APointThatCannotFitIsRefusedBeforeItIsBuilt) {
+  ::setenv("FFNBENCH_AVAILABLE_MEMORY_MIB", "1024", 1);
+  Result error = run("sweep " + ini + " --gemm_ffn.d 16,16384 --gemm_ffn.d_ff 16384 --on_invalid error");
+  EXPECT_EQ(error.status, 2) << error.output;
+  EXPECT_NE(error.output.find("for 'memory': this point needs 2.0 GiB"), std::string::npos) << error.output;
+  EXPECT_NE(error.output.find("1.0 GiB available (FFNBENCH_AVAILABLE_MEMORY_MIB)"), std::string::npos) << error.output;
+  EXPECT_TRUE(run_folders().empty());
+
+  Result skip = run("sweep " + ini + " --gemm_ffn.d 16,16384 --gemm_ffn.d_ff 16384 --tokens 3");
+  ::unsetenv("FFNBENCH_AVAILABLE_MEMORY_MIB");
+  ASSERT_EQ(skip.status, 0) << skip.output;
+  auto rows = ffnbench::read_csv_file((run_folders().at(0) / "points.csv").string());
+  const auto& header = rows.at(0);
+  size_t refused = 0, measured = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    auto r = as_map(header, rows[i]);
+    if (r["p_d"] == "16384") {
+      ++refused;
+      EXPECT_EQ(r["status"], "invalid");
+      EXPECT_NE(r["status_reason"].find("this point needs 2.0 GiB"), std::string::npos) << r["status_reason"];
+    } else {
+      ++measured;
+      EXPECT_EQ(r["status"], "ok") << r["status_reason"];
+    }
+  }
+  EXPECT_EQ(refused, 2u);  // impl openblas and naive
+  EXPECT_EQ(measured, 2u);
 }

@@ -178,6 +178,19 @@ class Variant {
   // Builds weights deterministically from `seed`. `max_tokens` lets a kernel size its scratch.
   virtual std::unique_ptr<Kernel> build(const Config& config, uint64_t seed,
                                         int64_t max_tokens) const = 0;
+
+  // Memory model, stated next to cost(): the bytes a kernel built for `config` holds at its peak
+  // from build() through a forward() of `max_tokens` tokens on `threads` threads — weights and
+  // tables (a library's copies of them included), scratch, and what build() holds only while
+  // building. The harness adds the inputs and outputs and refuses a point that cannot fit before
+  // anything is allocated for it. A test checks the model against the peak RSS of a real build.
+  // 0: no model (the point is not pre-flighted).
+  virtual double memory_bytes(const Config& config, int64_t max_tokens, int threads) const {
+    (void)config;
+    (void)max_tokens;
+    (void)threads;
+    return 0;
+  }
 };
 
 }  // namespace ffnbench

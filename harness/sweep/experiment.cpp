@@ -166,6 +166,13 @@ std::vector<int> parse_threads(const std::string& key, const std::string& text, 
   for (const auto& item : expand_list(key, spelled)) {
     int t = item == "all" ? all_cores
                           : parse_number<int>(key, item, 1, 4096, "a thread count or 'all'");
+    // One pinned thread per physical core, never more: oversubscribed threads would time the
+    // scheduler's time slicing, not the kernel.
+    if (t > all_cores)
+      throw ConfigError(key, item,
+                        fmt::format("is more threads than the {} physical core(s) this process may use (ffnbench runs "
+                                    "one pinned thread per core and does not oversubscribe): use at most {} or 'all'",
+                                    all_cores, all_cores));
     if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
   }
   return out;

@@ -21,6 +21,7 @@
 #include "results/run_folder.hpp"
 #include "results/schema.hpp"
 #include "sweep/measure.hpp"
+#include "sweep/memory_preflight.hpp"
 #include "sweep/offline_reruns.hpp"
 #include "sweep/pinning.hpp"
 #include "sweep/point_rows.hpp"
@@ -132,15 +133,6 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
     throw ConfigError("shard", fmt::format("{}/{}", opt.shard.index, opt.shard.count),
                       fmt::format("the grid of {} has {} point(s): use at most that many shards", x.name, grid.size()));
   std::vector<Point> points = select_shard(grid, opt.shard);
-  size_t invalid = 0;
-  for (const auto& p : points) {
-    if (!p.invalid) continue;
-    ++invalid;
-    if (x.on_invalid == "error") throw *p.invalid;
-    std::fprintf(stderr, "invalid cell skipped: %s: %s\n", p.point_id.c_str(), p.invalid->what());
-  }
-  if (invalid == points.size())
-    throw ConfigError("experiment", x.name, "no valid point to run (every cell is invalid)");
   // The input pool of every point must fit (a width is known from the variant's `d`).
   // input_pool_mib stands for twice the LLC.
   const double llc = x.input_pool_mib > 0 ? x.input_pool_mib * (1 << 20) / 2 : last_level_cache_bytes();
@@ -154,6 +146,17 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
                          pool_bytes, fmt::format("the input pool of {} ({} tokens of width {})", p.point_id,
                                                  p.tokens, d));
   }
+  // A point whose whole working set cannot fit is an invalid cell, refused before it is built.
+  preflight_memory(points, llc);
+  size_t invalid = 0;
+  for (const auto& p : points) {
+    if (!p.invalid) continue;
+    ++invalid;
+    if (x.on_invalid == "error") throw *p.invalid;
+    std::fprintf(stderr, "invalid cell skipped: %s: %s\n", p.point_id.c_str(), p.invalid->what());
+  }
+  if (invalid == points.size())
+    throw ConfigError("experiment", x.name, "no valid point to run (every cell is invalid)");
   if (opt.dry_run) {
     for (const auto& p : points)
       std::printf("%s%s\n", p.point_id.c_str(), p.invalid ? "  [invalid]" : "");

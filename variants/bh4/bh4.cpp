@@ -164,6 +164,17 @@ class Bh4Variant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t) const override {
     return std::make_unique<Bh4Kernel>(c, seed);
   }
+  // The blocks (and their H_b-folded copy), the dense matrix of impl = dense, the optimized
+  // impl's per-thread tiles, and Y.
+  double memory_bytes(const Config& c, int64_t tokens, int threads) const override {
+    const double dp = double(next_power_of_two(c.integer("d")));
+    const double outputs = c.integer("outputs") > 0 ? double(c.integer("outputs")) : dp;
+    const double copies = std::ceil(outputs / dp), blocks = copies * Bh4Transform::kRounds * dp * double(c.integer("b"));
+    double bytes = 2 * 4 * blocks + 4 * double(tokens) * outputs;
+    if (c.str("impl") == "dense") bytes += 4 * double(c.integer("d")) * outputs;
+    if (c.str("impl") == "optimized") bytes += 4 * double(threads) * double(c.integer("tile")) * (2 * dp + copies * dp);
+    return bytes;
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(Bh4Variant);

@@ -285,6 +285,20 @@ void OnednnMatmulPair::second(int set, float* Y, int64_t rows) {
   stream_.wait();
 }
 
+double OnednnMatmulPair::memory_bytes(const MatmulPairShape& shape, OnednnPrecision precision, int64_t max_rows,
+                                      int64_t weight_sets) {
+  const bool int8 = precision == OnednnPrecision::Int8, bf16 = precision == OnednnPrecision::Bf16;
+  const double weights = double(shape.in) * double(shape.hidden) + double(shape.hidden) * double(shape.out);
+  const double per_weight = int8 ? 1 : bf16 ? 2 : 4, channels = double(shape.hidden + shape.out);
+  const double rows = double(std::max<int64_t>(max_rows, 1));
+  double bytes = double(weight_sets) * (per_weight * weights + (int8 ? 4 * channels : 0));
+  if (int8) bytes += weights;  // one set's s8 copy while it is reordered
+  bytes += rows * double(shape.in) * (int8 ? 1 : bf16 ? 2 : 0);                    // X's copy
+  bytes += rows * double(shape.hidden) * (bf16 && !shape.fp32_hidden ? 2 : 4);     // hidden layer
+  bytes += rows * double(shape.hidden) * (int8 ? 1 : bf16 && shape.fp32_hidden ? 2 : 0);  // its copy
+  return bytes;
+}
+
 std::string OnednnMatmulPair::impl_info() const {
   const Primitives& p = by_rows_.rbegin()->second;
   return std::string(p.up_pd.impl_info_str()) + "|" + p.down_pd.impl_info_str();

@@ -98,6 +98,12 @@ class OnednnMatmulPair {
   std::string impl_info() const;
   // Bytes a weight set holds as the kernel reads it (reordered weights, steps, biases).
   double weight_set_bytes() const;
+  // The bytes a pair of this shape holds with `weight_sets` sets (their reordered weights and
+  // steps, the int8 quantized copy add_weights holds while converting one set, the buffers for
+  // max_rows rows), for the harness's memory pre-flight; oneDNN's scratchpad and its primitives'
+  // code are not known before the primitives exist and are left out (a few MiB).
+  static double memory_bytes(const MatmulPairShape& shape, OnednnPrecision precision, int64_t max_rows,
+                             int64_t weight_sets);
   // What a call reads: every set's reordered weights and biases, the hidden layers, the
   // low-precision copies, the step vectors, the scratchpad.
   std::vector<MemoryRegion> regions() const;

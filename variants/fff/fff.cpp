@@ -913,6 +913,17 @@ class FffVariant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<FffKernel>(c, seed, max_tokens);
   }
+  // The trees (and fastff's path matrix), the matrix impls' per-token logits (reserve()), each
+  // token's node, the leaf hidden rows per thread, and Y.
+  double memory_bytes(const Config& c, int64_t tokens, int threads) const override {
+    const FffShape s = FffShape::of(c);
+    const double n = double(tokens), nodes = double(s.nodes()), R = double(s.routing()), L = double(s.leaves());
+    double bytes = s.weight_bytes() + 8 * n + 4 * double(threads) * double(std::max<int64_t>(s.leaf, 1)) +
+                   4 * n * double(s.d_out);
+    if (c.str("impl") == "masked_matrix") bytes += 4 * n * nodes * (s.leaf == 0 ? 2.0 : 1.0);
+    if (c.str("impl") == "fastff") bytes += s.path_matrix_bytes() + 4 * n * (nodes + 2 * R + L);
+    return bytes;
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(FffVariant);

@@ -64,6 +64,13 @@ DenseFfnWeights make_weights(const Config& c, uint64_t seed) {
   return w;
 }
 
+// Tokens per panel of the openblas impl: about 8 MiB of hidden activations (see
+// forward_openblas_panels), a multiple of 16 rows.
+int64_t openblas_panel_rows(int64_t d_ff) {
+  const int64_t rows = (8 << 20) / (4 * d_ff);
+  return std::max<int64_t>(64, rows / 16 * 16);
+}
+
 class GemmFfnKernel final : public Kernel {
  public:
   GemmFfnKernel(const Config& c, uint64_t seed, int64_t max_tokens)
@@ -180,10 +187,7 @@ class GemmFfnKernel final : public Kernel {
     sgemm_rowmajor(rows, d, f, 1.0f, h, f, w_.w2.data(), d, false, 1.0f, Y, d);
   }
 
-  int64_t panel_rows() const {
-    const int64_t rows = (8 << 20) / (4 * w_.d_ff);
-    return std::max<int64_t>(64, rows / 16 * 16);
-  }
+  int64_t panel_rows() const { return openblas_panel_rows(w_.d_ff); }
 
   // int8: the fp32 math on the dequantized weights (what the kernel multiplies by); the
   // activations' rounding is what error_bound() allows for.
@@ -322,6 +326,21 @@ class GemmFfnVariant final : public Variant {
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<GemmFfnKernel>(c, seed, max_tokens);
+  }
+  // fp32 weights (always built: the reference's), the output, and per impl: openblas's panels of
+  // hidden (and normalized) rows per thread, onednn's copies and whole-batch buffers.
+  double memory_bytes(const Config& c, int64_t tokens, int threads) const override {
+    const double d = double(c.integer("d")), f = double(c.integer("d_ff")), n = double(tokens);
+    const bool ln = c.str("layernorm") == "true";
+    double bytes = 4 * (2 * d * f + f + d) + (ln ? 8 * d : 0) + 4 * n * d;
+    if (c.str("impl") == "openblas") {
+      const double rows = std::min(n, double(threads) * double(openblas_panel_rows(c.integer("d_ff"))));
+      bytes += 4 * rows * (f + (ln ? d : 0));
+    } else if (c.str("impl") == "onednn") {
+      bytes += OnednnFfn::memory_bytes(c.integer("d"), c.integer("d_ff"), parse_onednn_precision(c.str("precision")),
+                                       tokens) + (ln ? 4 * n * d : 0);
+    }
+    return bytes;
   }
 };
 

@@ -105,6 +105,15 @@ class GemmFloorVariant final : public Variant {
     return std::make_unique<GemmFloorKernel>(c.integer("d"), c.integer("d_ff"), c.str("impl"), c.str("precision"), seed,
                                              max_tokens);
   }
+  // fp32 weights, the output, and the whole batch's hidden layer (openblas) or oneDNN's copies.
+  double memory_bytes(const Config& c, int64_t tokens, int) const override {
+    const double d = double(c.integer("d")), f = double(c.integer("d_ff")), n = double(tokens);
+    const double shared = 4 * 2 * d * f + 4 * n * d;
+    if (c.str("impl") == "onednn")
+      return shared + OnednnFfn::memory_bytes(c.integer("d"), c.integer("d_ff"),
+                                              parse_onednn_precision(c.str("precision")), tokens);
+    return shared + 4 * n * f;
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(GemmFloorVariant);

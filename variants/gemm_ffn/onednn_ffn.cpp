@@ -11,6 +11,17 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+double OnednnFfn::memory_bytes(int64_t d, int64_t d_ff, OnednnPrecision precision, int64_t tokens) {
+  const double weights = 2.0 * double(d) * double(d_ff), hidden = double(tokens) * double(d_ff), x = double(tokens) * double(d);
+  switch (precision) {
+    case OnednnPrecision::Fp32: return 4 * weights + 4 * hidden;
+    case OnednnPrecision::Bf16: return 2 * weights + 2 * hidden + 2 * x;
+    case OnednnPrecision::Int8:  // s8 user copy + reordered, fp32 dequantized, fp32 + s8 hidden, s8 X
+      return 2 * weights + 4 * (weights + double(d) + double(d_ff)) + 5 * hidden + x;
+  }
+  return 0;
+}
+
 OnednnFfn::OnednnFfn(const DenseFfnWeights& weights, Activation act, OnednnPrecision precision, int64_t tokens,
                      bool bare)
     : w_(weights), act_(bare ? Activation::None : act), precision_(precision), bare_(bare) {

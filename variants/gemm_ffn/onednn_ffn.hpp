@@ -39,6 +39,11 @@ class OnednnFfn {
   // oneDNN's implementation names of both matmuls (e.g. "brg:avx512_core_amx").
   std::string impl_info() const;
   int64_t scratch_bytes() const;
+  // The bytes an OnednnFfn of this shape holds at `tokens` (its reordered weights, the int8
+  // quantized and dequantized copies, the hidden layer, the low-precision input copy), for the
+  // harness's memory pre-flight; oneDNN's scratchpad is not known before its primitives exist
+  // and is left out (a few MiB of packing buffers).
+  static double memory_bytes(int64_t d, int64_t d_ff, OnednnPrecision precision, int64_t tokens);
   // What a call reads: the reordered weights oneDNN runs on (not the fp32 copies they were made
   // from), the biases, the hidden layer, the bf16/int8 input copy, the scratchpad.
   std::vector<MemoryRegion> regions() const;

@@ -606,6 +606,25 @@ class LookupFfnVariant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<LookupFfnKernel>(c, seed, max_tokens);
   }
+  // The fp32 tables, the gather's copy (and, while a blocked low-precision copy is laid out, its
+  // row-layout source), the projection, every token's codes and scores, the per-thread
+  // projection tiles, and Y.
+  double memory_bytes(const Config& c, int64_t tokens, int threads) const override {
+    const Shape s = Shape::of(c);
+    const TablePrecision precision = parse_table_precision(c.str("table_precision"));
+    const bool tiled = c.str("order") == "tiled", low = precision != TablePrecision::Fp32;
+    double bytes = s.table_bytes(TablePrecision::Fp32);
+    if (low || tiled) bytes += s.table_bytes(precision);
+    if (low && tiled) bytes += s.table_bytes(precision);
+    const double copies = double((s.ht + s.dp - 1) / s.dp), bh4_outputs = copies * double(s.dp);
+    const bool bh4 = c.str("projection") == "bh4";
+    bytes += bh4 ? 2 * 4 * copies * Bh4Transform::kRounds * double(s.dp) * double(c.integer("b"))
+                 : 4 * double(s.d) * double(s.ht);
+    const double n = double(tokens);
+    bytes += 8 * n * double(s.h) + 4 * n * double(s.d_out);
+    bytes += 4 * double(threads) * double(kProjectionTile) * (2 * double(s.dp) + (bh4 ? bh4_outputs : 0) + double(s.ht));
+    return bytes;
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(LookupFfnVariant);

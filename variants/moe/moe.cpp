@@ -531,6 +531,21 @@ class MoeVariant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<MoeKernel>(c, seed, max_tokens);
   }
+  // Router and experts, the routing's per-pair arrays (reserve()), one panel of expert inputs and
+  // hidden rows, every pair's expert output, and Y. onednn: its matmul pair (every expert's
+  // reordered weights, one padded panel's buffers), the reference's fp32 copy of the experts
+  // (bf16, int8), its padded panel input and the 16 spare output rows, no OpenBLAS hidden panel.
+  double memory_bytes(const Config& c, int64_t tokens, int) const override {
+    const double d = double(c.integer("d")), e = double(c.integer("experts")), de = double(c.integer("d_e"));
+    const double n = double(tokens), pairs = n * double(c.integer("top_k")), expert = 4 * (2 * d * de + de + d);
+    const double shared = 4 * d * e + e * expert + 4 * n * e + 24 * pairs + 4 * pairs * d + 4 * n * d;
+    if (c.str("impl") != "onednn") return shared + 4 * std::min(pairs, double(kPanelRows)) * (d + de);
+    const OnednnPrecision precision = parse_onednn_precision(c.str("precision"));
+    const double panel = double(onednn_panel_rows(std::min<int64_t>(std::max<int64_t>(1, tokens * c.integer("top_k")), kOnednnPanelRows)));
+    return shared + (precision == OnednnPrecision::Fp32 ? 0 : e * expert) + 4 * panel * d + 4 * 16 * d +
+           OnednnMatmulPair::memory_bytes({c.integer("d"), c.integer("d_e"), c.integer("d"), Activation::GeluErf, true, false},
+                                          precision, kOnednnPanelRows, c.integer("experts"));
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(MoeVariant);

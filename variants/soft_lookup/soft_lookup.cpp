@@ -258,6 +258,22 @@ class SoftLookupVariant final : public Variant {
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
     return std::make_unique<SoftLookupKernel>(c, seed, max_tokens);
   }
+  // R and L, the N×B scores (not kept by the reference impl) and Y. onednn: its matmul pair
+  // (reordered R and L, the batch's fp32 scores and their low-precision copy) in place of the
+  // scores, what build_onednn holds while building (Rᵀ, and for bf16 and int8 its effective
+  // copy), and the reference's R and L (bf16, int8).
+  double memory_bytes(const Config& c, int64_t tokens, int) const override {
+    const int64_t d_out_value = c.integer("d_out") > 0 ? c.integer("d_out") : c.integer("d");
+    const double d = double(c.integer("d")), d_out = double(d_out_value);
+    const double b = double(c.integer("B")), n = double(tokens);
+    const double shared = 4 * b * (d + d_out) + 4 * n * d_out;
+    if (c.str("impl") != "onednn") return shared + (c.str("impl") == "reference" ? 0 : 4 * n * b);
+    const OnednnPrecision precision = parse_onednn_precision(c.str("precision"));
+    const bool reduced = precision != OnednnPrecision::Fp32;
+    return shared + 4 * d * b * (reduced ? 2 : 1) + (reduced ? 4 * b * (d + d_out) : 0) +
+           OnednnMatmulPair::memory_bytes({c.integer("d"), c.integer("B"), d_out_value, Activation::None, false, true},
+                                          precision, std::max<int64_t>(tokens, 1), 1);
+  }
 };
 
 FFNBENCH_REGISTER_VARIANT(SoftLookupVariant);
