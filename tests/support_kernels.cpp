@@ -1,5 +1,8 @@
 #include "support_kernels.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/aligned.hpp"
 #include "common/random.hpp"
 
@@ -18,6 +21,14 @@ std::string validation_error(const std::string& variant, const std::map<std::str
     return e.what();
   }
   return "no error";
+}
+
+ErrorCheck compare_with(const float* Y, const std::vector<double>& R) {
+  ErrorCheck c;
+  for (double r : R) c.rms += r * r;
+  c.rms = std::sqrt(c.rms / static_cast<double>(R.size()));
+  for (size_t i = 0; i < R.size(); ++i) c.max_error = std::max(c.max_error, std::abs(Y[i] - R[i]) / (std::abs(R[i]) + c.rms));
+  return c;
 }
 
 GateResult check_all_rows(Kernel& kernel, int64_t tokens, uint64_t input_seed) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/registry.hpp"
 #include "sweep/gate.hpp"
@@ -17,6 +18,13 @@ std::unique_ptr<Kernel> build_kernel(const std::string& variant, const std::map<
 
 // The ConfigError message resolving `given` raises, or "no error".
 std::string validation_error(const std::string& variant, const std::map<std::string, std::string>& given);
+
+// The gate's error measure over every element of Y against R (a reference computed in double):
+// the largest |y − r| / (|r| + rms(R)), and rms(R).
+struct ErrorCheck {
+  double max_error = 0, rms = 0;
+};
+ErrorCheck compare_with(const float* Y, const std::vector<double>& R);
 
 // forward() on `tokens` rows of uniform [-1, 1) inputs, every row checked against reference().
 GateResult check_all_rows(Kernel& kernel, int64_t tokens, uint64_t input_seed = 3);

@@ -257,9 +257,9 @@ TEST(CachesimSweep, EveryPointGetsSimulatedCountsInGridOrder) {
   std::filesystem::remove_all(dir);
 }
 
-// Points whose kernels need AVX-512 (oneDNN's bf16 and int8 matmuls) are not re-run under
-// valgrind, which cannot execute them: their counters are empty and status_reason says why;
-// the fp32 oneDNN point beside them is simulated.
+// Points whose kernels need AVX-512 (oneDNN's bf16 and int8 matmuls: gemm_ffn's, MoE's experts',
+// soft_lookup's) are not re-run under valgrind, which cannot execute them: their counters are
+// empty and status_reason says why; the fp32 oneDNN points beside them are simulated.
 TEST(CachesimSweep, KernelsThatNeedAvx512SayWhyTheyHaveNoCounts) {
   try {
     cachesim_binary();
@@ -270,7 +270,9 @@ TEST(CachesimSweep, KernelsThatNeedAvx512SayWhyTheyHaveNoCounts) {
   const std::filesystem::path dir = testing::test_temp_dir("cachesim_isa");
   std::ofstream(dir / "x.ini") << "name = x\ntokens = 16\nthreads = 1\nrepetitions = 1\nwarmup_s = 0\ninput_pool_mib = 1\n"
                                   "min_time_s = 0.001\ncounters = cachesim\nevents = llc\non_invalid = skip\noutput = "
-                               << (dir / "out").string() << "\n\n[gemm_ffn]\nimpl = onednn\nprecision = fp32,bf16,int8\nd = 32\nd_ff = 64\n";
+                               << (dir / "out").string() << "\n\n[gemm_ffn]\nimpl = onednn\nprecision = fp32,bf16,int8\nd = 32\nd_ff = 64\n"
+                                  "\n[moe]\nimpl = onednn\nprecision = fp32,bf16,int8\nd = 32\nexperts = 3\nd_e = 48\n"
+                                  "\n[soft_lookup]\nimpl = onednn\nprecision = fp32,bf16,int8\nd = 32\nB = 40\n";
   const testing::CliResult r = testing::run_cli("sweep " + (dir / "x.ini").string());
   ASSERT_EQ(r.status, 0) << r.output;
   std::filesystem::path folder;
@@ -291,7 +293,8 @@ TEST(CachesimSweep, KernelsThatNeedAvx512SayWhyTheyHaveNoCounts) {
     EXPECT_NE(reason.find("cachesim counters empty: the kernel needs " + want), std::string::npos) << reason;
     EXPECT_NE(reason.find("valgrind 3.19 decodes no AVX-512"), std::string::npos) << reason;
   }
-  EXPECT_GE(skipped, 1) << "the int8 point (and bf16 where the CPU has AVX512-BF16)";
+  EXPECT_GE(points.size(), 1u + 6u) << "the fp32 and int8 points of the three families at least";
+  EXPECT_GE(skipped, 3) << "the int8 points (and bf16 where the CPU has AVX512-BF16)";
   std::filesystem::remove_all(dir);
 }
 

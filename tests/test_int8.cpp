@@ -90,16 +90,6 @@ std::vector<double> dequantized_ffn(int64_t d, int64_t f, const float* X, int64_
   return Y;
 }
 
-struct Check {
-  double max_error = 0, rms = 0;
-};
-Check compare(const float* Y, const std::vector<double>& R) {
-  Check c;
-  for (double r : R) c.rms += r * r;
-  c.rms = std::sqrt(c.rms / R.size());
-  for (size_t i = 0; i < R.size(); ++i) c.max_error = std::max(c.max_error, std::abs(Y[i] - R[i]) / (std::abs(R[i]) + c.rms));
-  return c;
-}
 
 TEST(GemmFfnInt8, MatchesTheDequantizedReferenceWithinItsBound) {
   const int64_t d = 64, f = 96, n = 300;
@@ -110,9 +100,9 @@ TEST(GemmFfnInt8, MatchesTheDequantizedReferenceWithinItsBound) {
   k->forward(X.data(), Y.data(), n, nullptr);
   const std::vector<double> exact = dequantized_ffn(d, f, X.data(), n);
   k->reference(X.data(), R.data(), n);
-  EXPECT_LT(compare(R.data(), exact).max_error, 1e-5) << "the reference is the fp32 math on the dequantized weights";
+  EXPECT_LT(test_support::compare_with(R.data(), exact).max_error, 1e-5) << "the reference is the fp32 math on the dequantized weights";
 
-  const Check c = compare(Y.data(), exact);
+  const test_support::ErrorCheck c = test_support::compare_with(Y.data(), exact);
   const double tolerance = std::max(k->tolerance(), k->error_bound() / c.rms);
   EXPECT_GT(k->error_bound(), 0.0);
   EXPECT_LT(c.max_error, tolerance);
@@ -145,7 +135,7 @@ TEST(GemmFfnInt8, WithLayerNormAndTheOtherActivations) {
       k->forward(X.data(), Y.data(), 77, nullptr);
       k->reference(X.data(), R.data(), 77);
       const std::vector<double> ref(R.begin(), R.end());
-      const Check c = compare(Y.data(), ref);
+      const test_support::ErrorCheck c = test_support::compare_with(Y.data(), ref);
       EXPECT_LT(c.max_error, std::max(k->tolerance(), k->error_bound() / c.rms)) << act << " layernorm=" << ln;
       EXPECT_GT(c.max_error, 1e-4) << act << " layernorm=" << ln;
     }
@@ -289,7 +279,7 @@ TEST(GemmFloorOnednn, EveryPrecisionMatchesItsReference) {
     AlignedVector<float> Y(n * d), R(n * d);
     k->forward(X.data(), Y.data(), n, nullptr);
     k->reference(X.data(), R.data(), n);
-    const Check c = compare(Y.data(), std::vector<double>(R.begin(), R.end()));
+    const test_support::ErrorCheck c = test_support::compare_with(Y.data(), std::vector<double>(R.begin(), R.end()));
     EXPECT_LT(c.max_error, std::max(k->tolerance(), k->error_bound() / c.rms)) << precision;
     EXPECT_TRUE(k->uses_onednn());
     if (std::string(precision) == "fp32") EXPECT_LT(c.max_error, 1e-5);

@@ -76,6 +76,12 @@ TEST(MemoryModel, EachVariantsModelMatchesWhatABuildAndACallHold) {
       {"fff", {{"d", "768"}, {"depth", "12"}, {"impl", "fastff"}}, 1024},
       {"moe", {{"d", "512"}, {"experts", "8"}, {"d_e", "2048"}}, 8192},
       {"soft_lookup", {{"d", "512"}, {"B", "4096"}}, 8192},
+      {"moe", {{"d", "512"}, {"experts", "8"}, {"d_e", "2048"}, {"impl", "onednn"}}, 8192},
+      {"moe", {{"d", "512"}, {"experts", "8"}, {"d_e", "2048"}, {"impl", "onednn"}, {"precision", "bf16"}}, 8192},
+      {"moe", {{"d", "512"}, {"experts", "8"}, {"d_e", "2048"}, {"impl", "onednn"}, {"precision", "int8"}}, 8192},
+      {"soft_lookup", {{"d", "512"}, {"B", "4096"}, {"impl", "onednn"}}, 8192},
+      {"soft_lookup", {{"d", "512"}, {"B", "4096"}, {"impl", "onednn"}, {"precision", "bf16"}}, 8192},
+      {"soft_lookup", {{"d", "512"}, {"B", "4096"}, {"impl", "onednn"}, {"precision", "int8"}}, 8192},
   };
   for (const auto& c : cases) {
     const Variant& variant = Registry::instance().get(c.variant);

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "common/blas.hpp"
+#include "common/precision_error.hpp"
 #include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
@@ -239,11 +240,7 @@ class GemmFfnKernel final : public Kernel {
 
   bool uses_onednn() const override { return impl_ == "onednn"; }
   // oneDNN has bf16 matmuls only from AVX512-BF16 up (AMX) and runs int8 on VNNI / AMX-INT8.
-  std::string needs_isa() const override {
-    if (bf16_) return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
-    if (int8_) return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
-    return "";
-  }
+  std::string needs_isa() const override { return onednn_needs_isa(precision_); }
 
   // Everything a call reads. onednn runs on its reordered copies of W1/W2 (the fp32 ones are not
   // read by a call, so they are not flushed), its hidden layer, bf16 input copy and scratchpad.
@@ -286,24 +283,10 @@ class GemmFfnKernel final : public Kernel {
   // unquantized weights, relative RMS over 16 rows spread over the batch.
   std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
     if (!bf16_ && !int8_) return {};
-    const double error = relative_rms_error_vs_fp32(X, Y, tokens, 16);
+    const double error = relative_rms_error_vs_fp32(X, w_.d, Y, w_.d, tokens, 16, [this](const float* x, float* y) {
+      dense_ffn_reference(w_, act_, x, y, 1);
+    });
     return {{"rel_rms_error_vs_fp32", fmt::format("{:.4g}", error)}};
-  }
-
-  double relative_rms_error_vs_fp32(const float* X, const float* Y, int64_t tokens, int64_t rows) const {
-    rows = std::min(rows, tokens);
-    const int64_t d = w_.d;
-    std::vector<float> y(d);
-    double err = 0, ref = 0;
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t t = rows == 1 ? 0 : i * (tokens - 1) / (rows - 1);
-      dense_ffn_reference(w_, act_, X + t * d, y.data(), 1);
-      for (int64_t k = 0; k < d; ++k) {
-        err += (double(Y[t * d + k]) - y[k]) * (double(Y[t * d + k]) - y[k]);
-        ref += double(y[k]) * y[k];
-      }
-    }
-    return ref > 0 ? std::sqrt(err / ref) : 0.0;
   }
 
  private:

@@ -44,11 +44,7 @@ class GemmFloorKernel final : public Kernel {
   double tolerance() const override { return precision_ == "bf16" ? 5e-2 : 1e-4; }
   double error_bound() const override { return onednn_ ? onednn_->output_error_bound() : 0.0; }
   bool uses_onednn() const override { return onednn_.has_value(); }
-  std::string needs_isa() const override {
-    if (precision_ == "bf16") return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
-    if (precision_ == "int8") return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
-    return "";
-  }
+  std::string needs_isa() const override { return onednn_needs_isa(precision_); }
   std::map<std::string, std::string> extras() const override {
     if (!onednn_) return {};
     return {{"onednn_impl", onednn_->impl_info()}};

@@ -11,73 +11,6 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-namespace {
-
-dnnl::algorithm eltwise_of(Activation a) {
-  switch (a) {
-    case Activation::GeluErf: return dnnl::algorithm::eltwise_gelu_erf;
-    case Activation::GeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
-    case Activation::Relu: return dnnl::algorithm::eltwise_relu;
-    case Activation::None: return dnnl::algorithm::eltwise_linear;  // 1·x + 0
-  }
-  return dnnl::algorithm::eltwise_linear;
-}
-
-// The largest slope of the activation: how far it can stretch an error of its input.
-double max_slope(Activation a) {
-  switch (a) {
-    case Activation::GeluErf: return 1.1289;   // GELU'(x) peaks at x = √2: 1.12884...
-    case Activation::GeluTanh: return 1.1289;  // its tanh form within 1e-3 of the same
-    case Activation::Relu:
-    case Activation::None: return 1.0;
-  }
-  return 1.0;
-}
-
-// A user matrix (fp32 or s8) reordered into the primitive's chosen layout and data type.
-memory reordered(const dnnl::engine& engine, dnnl::stream& stream, const void* data, dt type,
-                 const memory::dims& dims, const memory::desc& wanted) {
-  memory user({dims, type, tag::ab}, engine, const_cast<void*>(data));
-  memory out(wanted, engine);
-  dnnl::reorder(user, out).execute(stream, user, out);
-  stream.wait();
-  return out;
-}
-
-// ‖A‖₂ of A [rows][cols] row-major by power iteration on AᵀA, in double (30 rounds from a fixed
-// start; an estimate short of the top singular value only trims the bound's 6σ margin).
-double operator_norm(const float* a, int64_t rows, int64_t cols) {
-  std::vector<double> v(cols), u(rows);
-  for (int64_t j = 0; j < cols; ++j) v[j] = 1.0 + 0.5 * std::sin(static_cast<double>(j) * 0.7);
-  double norm = 0;
-  for (int round = 0; round < 30; ++round) {
-    for (int64_t i = 0; i < rows; ++i) {
-      double s = 0;
-      for (int64_t j = 0; j < cols; ++j) s += a[i * cols + j] * v[j];
-      u[i] = s;
-    }
-    std::fill(v.begin(), v.end(), 0.0);
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j) v[j] += a[i * cols + j] * u[i];
-    double vv = 0, uu = 0;
-    for (double x : v) vv += x * x;
-    for (double x : u) uu += x * x;
-    if (uu == 0) return 0;
-    norm = std::sqrt(vv) / std::sqrt(uu);  // ‖Aᵀu‖ / ‖u‖ for u = Av: ≤ σ_max, = σ_max in the limit
-    const double scale = 1.0 / std::sqrt(vv);
-    for (double& x : v) x *= scale;
-  }
-  return norm;
-}
-
-}  // namespace
-
-OnednnPrecision parse_onednn_precision(const std::string& name) {
-  if (name == "bf16") return OnednnPrecision::Bf16;
-  if (name == "int8") return OnednnPrecision::Int8;
-  return OnednnPrecision::Fp32;
-}
-
 double OnednnFfn::memory_bytes(int64_t d, int64_t d_ff, OnednnPrecision precision, int64_t tokens) {
   const double weights = 2.0 * double(d) * double(d_ff), hidden = double(tokens) * double(d_ff), x = double(tokens) * double(d);
   switch (precision) {
@@ -108,17 +41,12 @@ void OnednnFfn::quantize_weights() {
   for (int64_t i = 0; i < d * f; ++i) dequantized_.w1[i] = w1_q_[i] * w1_steps_[i % f];
   for (int64_t i = 0; i < f * d; ++i) dequantized_.w2[i] = w2_q_[i] * w2_steps_[i % d];
   w1_operator_norm_ = operator_norm(dequantized_.w1.data(), d, f);
-  std::vector<double> column(d, 0.0);
-  for (int64_t j = 0; j < f; ++j)
-    for (int64_t k = 0; k < d; ++k) column[k] += double(dequantized_.w2[j * d + k]) * dequantized_.w2[j * d + k];
-  w2_max_column_norm_ = std::sqrt(*std::max_element(column.begin(), column.end()));
+  w2_max_column_norm_ = max_column_norm(dequantized_.w2.data(), f, d);
 }
 
 double OnednnFfn::output_error_bound() const {
   if (precision_ != OnednnPrecision::Int8 || x_step_ == 0) return 0.0;
-  const double l = max_slope(act_), sx = x_step_, sh = h_step_;
-  const double sigma = w2_max_column_norm_ * std::sqrt((l * l * w1_operator_norm_ * w1_operator_norm_ * sx * sx + sh * sh) / 12.0);
-  return 6.0 * sigma;
+  return int8_two_layer_bound(w1_operator_norm_, w2_max_column_norm_, activation_max_slope(act_), x_step_, h_step_);
 }
 
 void OnednnFfn::make_primitives(int64_t n) {
@@ -144,7 +72,7 @@ void OnednnFfn::make_primitives(int64_t n) {
       down_ops.append_binary(dnnl::algorithm::binary_add, b2_md);
     }
   }
-  if (!bare_) up_ops.append_eltwise(1.0f, eltwise_of(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
+  if (!bare_) up_ops.append_eltwise(1.0f, onednn_eltwise(act_), act_ == Activation::None ? 1.0f : 0.0f, 0.0f);
   up_attr.set_post_ops(up_ops);
   if (int8) down_attr.set_post_ops(down_ops);
   up_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -160,11 +88,11 @@ void OnednnFfn::make_primitives(int64_t n) {
 
   if (tokens_ < 0 || w1_.get_desc() != up_pd_.weights_desc()) {
     if (int8) {
-      w1_ = reordered(engine_, stream_, w1_q_.data(), dt::s8, {d, f}, up_pd_.weights_desc());
-      w2_ = reordered(engine_, stream_, w2_q_.data(), dt::s8, {f, d}, down_pd_.weights_desc());
+      w1_ = onednn_reordered(engine_, stream_, w1_q_.data(), dt::s8, {d, f}, up_pd_.weights_desc());
+      w2_ = onednn_reordered(engine_, stream_, w2_q_.data(), dt::s8, {f, d}, down_pd_.weights_desc());
     } else {
-      w1_ = reordered(engine_, stream_, w_.w1.data(), dt::f32, {d, f}, up_pd_.weights_desc());
-      w2_ = reordered(engine_, stream_, w_.w2.data(), dt::f32, {f, d}, down_pd_.weights_desc());
+      w1_ = onednn_reordered(engine_, stream_, w_.w1.data(), dt::f32, {d, f}, up_pd_.weights_desc());
+      w2_ = onednn_reordered(engine_, stream_, w_.w2.data(), dt::f32, {f, d}, down_pd_.weights_desc());
     }
     if (!bare_) {
       b1_ = memory(b1_md, engine_, const_cast<float*>(w_.b1.data()));

@@ -21,13 +21,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/onednn_matmuls.hpp"
 #include "core/variant.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 
 namespace ffnbench {
-
-enum class OnednnPrecision { Fp32, Bf16, Int8 };
-OnednnPrecision parse_onednn_precision(const std::string& name);  // "fp32", "bf16", "int8"
 
 class OnednnFfn {
  public:
