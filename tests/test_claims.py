@@ -202,7 +202,7 @@ class Evaluate(unittest.TestCase):
         self.assertIn("95% CI 2.10–2.45, 10 rounds paired in time, inputs fresh): fails", s)
 
     def test_dense_baseline_carries_the_baseline_point(self):
-        base = ds.dense_baseline(self.points, d_ff=2048)
+        base = ds.best_dense(self.points, precision="fp32", d_ff=2048)
         self.assertEqual(sorted(base["base_point_id"]), ["g-m-fail", "g-m-hold", "g-m-incon"])
         self.assertIn("base_run_id", base.columns)
 
