@@ -2,9 +2,13 @@
 
 Each claim names the points it needs (variant, parameters) and the baseline it is measured
 against. evaluate() gives one row per claim, machine and thread class (1 thread, all cores) at
-the claim's token count (or the largest measured), the best impl of the variant against the best
-impl of the baseline at equal tokens, threads, d and precision; a claim whose points are not in
-the data gets one row saying "not measured in this run".
+the claim's token count (or the largest measured): the variant's best point against the best
+impl of the baseline at equal tokens, threads and d. A dense claim states two comparisons of
+that point (ffndataset.best_dense): against the best dense at the variant's precision (LookupFFN's
+bf16 tables: dense bf16), and against the best dense at any precision this machine ran (the
+overall_* columns); where no dense point ran at the variant's precision the first is empty, its
+verdict "no baseline" and its note the reason. A claim whose points are not in the data gets one
+row saying "not measured in this run".
 
 Every measured speedup comes with a 95% confidence interval from the two points' repetitions
 paired in time (DESIGN.md section 8): reps.csv's `round` is the round of the interleaved sweep in
@@ -68,9 +72,15 @@ CLAIMS = [
 
 COLUMNS = ["claim_id", "claim", "measure", "claimed", "claimed_text", "source", "machine_id", "machine", "thread_class",
            "threads", "tokens", "precision", "measured", "ci_low", "ci_high", "ci_coverage", "p_value", "p_vs_1",
-           "n_rounds", "pairing", "inputs", "verdict", "variant_point", "baseline_point", "note"]
+           "n_rounds", "pairing", "inputs", "verdict", "variant_point", "baseline_point", "note",
+           # Added with "best dense overall" (older claims.csv lack them): the compared precision
+           # of the columns above, and the same comparison against the best dense at any precision.
+           "baseline_precision", "overall_measured", "overall_ci_low", "overall_ci_high", "overall_ci_coverage",
+           "overall_p_value", "overall_p_vs_1", "overall_n_rounds", "overall_pairing", "overall_verdict",
+           "overall_baseline_point", "overall_baseline_precision", "overall_same_point", "overall_note"]
 
 LEVEL = 0.95
+NO_BASELINE = "no baseline"  # the verdict where no dense point ran at the variant's precision
 PAIRED = "paired in time"
 NOT_PAIRED = "not paired in time"
 
@@ -217,12 +227,13 @@ def _pairs(claim, points):
         return None, why or f"no {claim.variant} point matches {_describe(claim)}"
     if claim.baseline == "dense":
         dense = points[points["variant"] == ds.BASELINE]
-        joined = ds.speedups(pd.concat([chosen, dense]), d_ff=claim.baseline_d_ff)
+        joined = ds.against_dense(pd.concat([chosen, dense]), d_ff=claim.baseline_d_ff)
         if joined.empty:
             width = f"d_ff={ds.fmt_value(claim.baseline_d_ff)}" if claim.baseline_d_ff else "its d"
-            return None, f"no {ds.BASELINE} point at {width} with the same tokens, threads, d and precision"
-        joined["base_label"] = joined.apply(
-            lambda r: f"{ds.BASELINE} [{r['base_impl']}] d_ff={ds.fmt_value(r['base_d_ff'])}", axis=1)
+            return None, f"no {ds.BASELINE} point at {width} with the same tokens, threads and d"
+        for prefix in ("", ds.OVERALL):
+            joined[prefix + "base_label"] = joined.apply(lambda r: _dense_label(r, prefix), axis=1)
+        joined["baseline_precision"] = joined["compared_precision"]
         return joined, None
     impl = claim.baseline.split(":", 1)[1]
     base = points[(points["variant"] == claim.variant) & (points["impl"] == impl)]
@@ -240,9 +251,20 @@ def _pairs(claim, points):
         return None, f"no {claim.variant} [{impl}] point with the same configuration"
     joined["base_impl"] = impl
     joined["base_label"] = f"{claim.variant} [{impl}]"
+    joined["baseline_precision"] = joined["precision"]
+    joined["base_missing"] = ""
     joined["speedup"] = joined["base_time_s"] / joined["time_median_s"]
     joined["flop_ratio"] = joined["base_flops"] / joined["flops_model"]
     return joined, None
+
+
+def _dense_label(row, prefix=""):
+    """'gemm_ffn [onednn] d_ff=2048' (the same precision as the variant), with ', bf16' for the
+    best dense overall; '' where there is none."""
+    if pd.isna(row.get(prefix + "base_time_s")):
+        return ""
+    label = f"{ds.BASELINE} [{row[prefix + 'base_impl']}] d_ff={ds.fmt_value(row[prefix + 'base_d_ff'])}"
+    return label + (f", {row[prefix + 'base_precision']}" if prefix else "")
 
 
 def _describe(claim):
@@ -265,11 +287,13 @@ def _get(row, column):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def _speedup_stats(claim, best, reps):
-    """measured, ci_low, ci_high, coverage, p, p_vs_1, n_rounds, pairing, note for one pair."""
+def _speedup_stats(claim, best, reps, prefix=""):
+    """measured, ci_low, ci_high, coverage, p, p_vs_1, n_rounds, pairing, note for one pair: the
+    variant point against its base_* columns (prefix "overall_": against overall_base_*)."""
     ratios, b_times, v_times, pairing = paired_ratios(
-        reps, (_get(best, "run_id"), _get(best, "point_id")), (_get(best, "base_run_id"), _get(best, "base_point_id")))
-    out = {"measured": float(best["speedup"]), "ci_low": None, "ci_high": None, "ci_coverage": None,
+        reps, (_get(best, "run_id"), _get(best, "point_id")),
+        (_get(best, prefix + "base_run_id"), _get(best, prefix + "base_point_id")))
+    out = {"measured": float(best[prefix + "speedup"]), "ci_low": None, "ci_high": None, "ci_coverage": None,
            "p_value": None, "p_vs_1": None, "n_rounds": len(ratios), "pairing": pairing}
     if not ratios:
         return out, f"{pairing}: no CI"
@@ -283,9 +307,36 @@ def _speedup_stats(claim, best, reps):
     return out, ""
 
 
+def _one_comparison(claim, best, reps, prefix):
+    """The claim's measured value, CI, p-values, verdict and notes of `best` (a variant point
+    with its baselines) against its base_* (prefix "") or overall_base_* (prefix "overall_")."""
+    value = "flop_ratio" if claim.measure == "flops" else "speedup"
+    if pd.isna(best.get(prefix + "base_time_s")):
+        return {}, None, []
+    if claim.measure == "flops":
+        stats = {"measured": float(best[prefix + value]), "pairing": "cost model (exact, no CI)"}
+        return stats, _flop_verdict(claim, stats["measured"]), []
+    stats, why_no_ci = _speedup_stats(claim, best, reps, prefix)
+    return stats, verdict_of(stats["ci_low"], stats["ci_high"], claim.claimed), [why_no_ci] if why_no_ci else []
+
+
+def _same_point(best):
+    """The best dense overall is the best dense at the variant's precision (the same point)."""
+    a, b = best.get("base_index"), best.get(ds.OVERALL + "base_index")
+    return bool(_num(a) and _num(b) and a == b)
+
+
+def _is_true(value):
+    """A flag of evaluate() or of a claims.csv read back (True, 'True', numpy's bool)."""
+    return str(value).strip().lower() == "true"
+
+
 def evaluate(points, machines, reps=None):
     """DataFrame with COLUMNS, one row per (claim, machine, thread class) measured, and one row
-    per claim not measured. `reps`: reps.csv (ffndataset.load_reps) for the CIs; None: none."""
+    per claim not measured. `reps`: reps.csv (ffndataset.load_reps) for the CIs; None: none.
+    A dense claim's row holds two comparisons of the same variant point: against the best dense
+    at its precision (measured, ci_*, verdict, baseline_point, baseline_precision) and against the
+    best dense at any precision (the overall_* columns), each paired in time the same way."""
     rows = []
     for claim in CLAIMS:
         pairs, why = _pairs(claim, points)
@@ -305,23 +356,31 @@ def evaluate(points, machines, reps=None):
         for (mid, tclass), group in pairs.groupby(["machine_id", "thread_class"], sort=True):
             tokens = claim.tokens if claim.tokens in set(group["tokens"]) else group["tokens"].max()
             at = group[group["tokens"] == tokens]
-            best = at.loc[at[value].idxmax()]
+            # The variant's best point against the best dense at its precision; where none ran at
+            # it, its best against the best dense overall (its fastest point).
+            by = value if at[value].notna().any() else ds.OVERALL + value
+            best = at.loc[pd.to_numeric(at[by]).idxmax()]
             notes = [] if tokens == claim.tokens or claim.tokens is None else \
                 [f"the claim's {claim.tokens} tokens not measured: the largest measured used"]
-            if claim.measure == "flops":
-                stats = {"measured": float(best[value]), "pairing": "cost model (exact, no CI)"}
-                verdict = _flop_verdict(claim, stats["measured"])
+            stats, verdict, more = _one_comparison(claim, best, reps, "")
+            if verdict is None:
+                verdict, more = NO_BASELINE, [best["base_missing"]]
+            overall = {}
+            if claim.baseline == "dense":
+                o_stats, o_verdict, o_notes = _one_comparison(claim, best, reps, ds.OVERALL)
+                overall = {ds.OVERALL + k: v for k, v in o_stats.items()}
+                overall.update({"overall_verdict": o_verdict, "overall_baseline_point": best[ds.OVERALL + "base_label"],
+                                "overall_baseline_precision": best[ds.OVERALL + "base_precision"],
+                                "overall_same_point": _same_point(best), "overall_note": "; ".join(o_notes)})
             else:
-                stats, why_no_ci = _speedup_stats(claim, best, reps)
-                verdict = verdict_of(stats["ci_low"], stats["ci_high"], claim.claimed)
-                if why_no_ci:
-                    notes.append(why_no_ci)
-            rows.append({**base, **stats, "machine_id": mid,
+                overall = {"overall_note": f"the claim's baseline is {best['base_label']}, not the dense FFN"}
+            rows.append({**base, **stats, **overall, "machine_id": mid,
                          "machine": ds.short_name(machines.get(mid, {"machine_id": mid})),
                          "thread_class": tclass, "threads": int(best["threads"]), "tokens": int(tokens),
                          "precision": best["precision"], "inputs": _inputs_text(best), "verdict": verdict,
                          "variant_point": ds.series_labels(group).loc[best.name],
-                         "baseline_point": best["base_label"], "note": "; ".join(notes)})
+                         "baseline_point": best["base_label"], "baseline_precision": best["baseline_precision"],
+                         "note": "; ".join(notes + more)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -342,50 +401,100 @@ def p_text(p):
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def _facts(row, prefix=""):
+    """'95% CI 1.80–1.88, 12 rounds paired in time' of one comparison (prefix "overall_": the
+    best dense overall's)."""
+    ci = ci_text({"ci_low": row.get(prefix + "ci_low"), "ci_high": row.get(prefix + "ci_high")})
+    facts = [ci] if ci else []
+    n = int(row[prefix + "n_rounds"]) if _num(row.get(prefix + "n_rounds")) else 0
+    if n:
+        facts.append(f"{n} round{'s' if n != 1 else ''} {row[prefix + 'pairing']}")
+    return facts
+
+
+def _text(row, column):
+    value = row.get(column)
+    return value if isinstance(value, str) else ""
+
+
+def overall_text(row):
+    """The sentence's clause on the best dense at any precision: '; against the best dense at any
+    precision (gemm_ffn [onednn] d_ff=2048, bf16): 0.79× (95% CI 0.78–0.88, 10 rounds paired in
+    time): fails', or that it is the same point; '' for a claim whose baseline is not dense."""
+    if not _text(row, "overall_verdict"):
+        return ""
+    if _is_true(row.get("overall_same_point")):
+        return f"; the best dense at any precision is that same {row['baseline_precision']} point"
+    note = f"; {row['overall_note']}" if _text(row, "overall_note") else ""
+    what = (f"{row['overall_measured']:.2f}× fewer" if row["measure"] == "flops" else
+            f"{row['overall_measured']:.2f}×")
+    facts = ", ".join(_facts(row, "overall_"))
+    inside = f" ({facts}{note})" if facts or note else ""
+    return f"; against the best dense at any precision ({row['overall_baseline_point']}): {what}{inside}: " \
+           f"{row['overall_verdict']}"
+
+
 def sentence(row):
     """'LookupFFN vs gemm_ffn: 2.51× claimed, 1.84× measured on <machine> at 2 threads, 32768 tokens
-    (..., fp32; 95% CI 1.80–1.88, 12 rounds paired in time, inputs fresh): fails'."""
-    if pd.isna(row.get("measured")):
+    (..., fp32; 95% CI 1.80–1.88, 12 rounds paired in time, inputs fresh): fails; against the best
+    dense at any precision (gemm_ffn [onednn] d_ff=2048, bf16): 0.95× (...): fails'."""
+    if not _num(row.get("threads")):
         return f"{row['claim']}: {row['claimed_text']} claimed, not measured in this run ({row['note']})"
     threads = int(row["threads"])
-    note = f"; {row['note']}" if isinstance(row.get("note"), str) and row["note"] else ""
+    where = f"on {row['machine']} at {threads} thread{'s' if threads > 1 else ''}, {int(row['tokens'])} tokens"
+    precision = _text(row, "baseline_precision") or row["precision"]
+    note = f"; {row['note']}" if _text(row, "note") else ""
+    if pd.isna(row.get("measured")):  # no dense at the variant's precision: only the overall
+        return (f"{row['claim']}: {row['claimed_text']} claimed, {where} ({row['variant_point']}): no best dense at "
+                f"{precision} ({row['note']})" + overall_text(row))
     if row["measure"] == "flops":
         return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× fewer in the cost models "
-                f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}{note}): "
-                f"{row['verdict']}")
-    n = int(row["n_rounds"]) if _num(row.get("n_rounds")) else 0
-    facts = [ci_text(row)] if ci_text(row) else []
-    if n:
-        facts.append(f"{n} round{'s' if n != 1 else ''} {row['pairing']}")
-    facts.append(f"inputs {row['inputs']}")
-    return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× measured on {row['machine']} "
-            f"at {threads} thread{'s' if threads > 1 else ''}, {int(row['tokens'])} tokens "
-            f"({row['variant_point']} vs {row['baseline_point']}, {row['precision']}; {', '.join(facts)}{note}): "
-            f"{row['verdict']}")
+                f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}, {precision}{note}): "
+                f"{row['verdict']}" + overall_text(row))
+    facts = _facts(row) + [f"inputs {row['inputs']}"]
+    return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× measured {where} "
+            f"({row['variant_point']} vs {row['baseline_point']}, {precision}; {', '.join(facts)}{note}): "
+            f"{row['verdict']}" + overall_text(row))
 
 
 TABLE_HEADER = ["claim", "claimed", "measured", "95% CI", "p (vs claim)", "rounds", "machine", "threads", "tokens",
-                "inputs", "compared", "verdict"]
+                "inputs", "compared", "verdict", "vs best dense, any precision", "verdict (any precision)"]
+
+
+def _overall_cells(r):
+    """The table's two cells on the best dense at any precision."""
+    if not _text(r, "overall_verdict"):
+        return ["—", ""] if not _text(r, "overall_note") else [r["overall_note"], ""]
+    fewer = " fewer" if r["measure"] == "flops" else ""
+    ci = ci_text({"ci_low": r.get("overall_ci_low"), "ci_high": r.get("overall_ci_high")}).replace("95% CI ", "")
+    same = "the same point" if _is_true(r.get("overall_same_point")) else r["overall_baseline_point"]
+    return [f"{r['overall_measured']:.2f}×{fewer}" + (f" ({ci})" if ci else "") + f" vs {same}", r["overall_verdict"]]
 
 
 def markdown_table(rows):
-    """The claims table of claims.md: one line per row of evaluate()."""
+    """The claims table of claims.md: one line per row of evaluate(); the last two columns are the
+    same comparison against the best dense at any precision."""
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
     for _, r in rows.iterrows():
-        if pd.isna(r["measured"]):
+        if not _num(r.get("threads")):
             cells = [r["claim"], r["claimed_text"], "not measured in this run", "", "", "", "", "", "", "",
-                     r["note"], ""]
+                     r["note"], "", "", ""]
+        elif pd.isna(r["measured"]):
+            cells = [r["claim"], r["claimed_text"], f"no best dense at {r['baseline_precision']}", "", "", "",
+                     r["machine"], int(r["threads"]), int(r["tokens"]), "", f"{r['variant_point']} ({r['note']})",
+                     r["verdict"]] + _overall_cells(r)
         else:
-            note = f" ({r['note']})" if isinstance(r["note"], str) and r["note"] else ""
+            note = f" ({r['note']})" if _text(r, "note") else ""
             fewer = " fewer (model)" if r["measure"] == "flops" else ""
             n = int(r["n_rounds"]) if _num(r.get("n_rounds")) else None
             rounds = "" if r["measure"] == "flops" else (f"{n}" + ("" if r["pairing"] == PAIRED else
                                                                    f" ({r['pairing']})") if n else r["pairing"])
             ci = f"{r['ci_low']:.2f}–{r['ci_high']:.2f}" if ci_text(r) else ("—" if r["measure"] != "flops" else "")
+            precision = _text(r, "baseline_precision") or r["precision"]
             cells = [r["claim"], r["claimed_text"], f"{r['measured']:.2f}×{fewer}", ci, p_text(r.get("p_value")),
                      rounds, r["machine"], int(r["threads"]), int(r["tokens"]),
                      r["inputs"] if r["measure"] != "flops" else "",
-                     f"{r['variant_point']} vs {r['baseline_point']}, {r['precision']}{note}", r["verdict"]]
+                     f"{r['variant_point']} vs {r['baseline_point']}, {precision}{note}", r["verdict"]] + _overall_cells(r)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return lines
 
@@ -425,18 +534,17 @@ def _random_counterpart(points, row):
 
 
 def _dense_for(points, row, trained):
-    """The dense point a trained row is compared with: its trained twin (a trained gemm_ffn of the
-    same width, tokens and threads), else the random-weights dense baseline. (row, note)."""
+    """The dense point a trained row is compared with: ffndataset's best dense at the row's
+    compared precision among the trained gemm_ffn points (its trained twin: trained=True) or among
+    the random-weights ones (trained=False), at the row's machine, tokens, threads and d; None
+    where there is none."""
     pool = points[points["variant"] == ds.BASELINE]
     twins = pool.index.intersection(_trained(pool).index) if trained else \
         pool.index.difference(_trained(pool).index)
-    pool = pool.loc[twins]
-    pool = pool[(pool["machine_id"] == row["machine_id"]) & (pool["tokens"] == row["tokens"]) &
-                (pool["threads"] == row["threads"]) & (pool["d_in"] == row["d_in"]) &
-                (pool["precision"] == row["precision"])]
-    if pool.empty:
-        return None
-    return pool.loc[pool["time_median_s"].idxmin()]
+    best = ds.best_dense(pool.loc[twins], precision=ds.compared_precision(row))
+    best = best[(best["machine_id"] == row["machine_id"]) & (best["tokens"] == row["tokens"]) &
+                (best["threads"] == row["threads"]) & (best["d_in"] == row["d_in"]) & (best["d_out"] == row["d_out"])]
+    return None if best.empty else points.loc[best["base_index"].iloc[0]]
 
 
 def _paired_speedup(reps, variant, baseline):

@@ -1,8 +1,9 @@
 """Machines side by side, from a merged folder (`ffnbench merge`) or a single run folder (a
 dataset of one machine):
 
-- speedup_by_machine: each variant's speedup over gemm_ffn (best impl, same tokens, threads, d
-  and precision), one bar per machine, at 1 thread and at all cores;
+- speedup_by_machine: each variant's speedup over the best dense at its precision
+  (ffndataset.best_dense: the best gemm_ffn impl at the same tokens, threads, d and precision),
+  one bar per machine, at 1 thread and at all cores;
 - ceiling_fractions: achieved GFLOP/s as a fraction of the machine's peak, achieved bandwidth as a
   fraction of its DRAM bandwidth, and latency over the roofline bound, from ceilings.json (a
   machine without one is named in the figure);
@@ -21,7 +22,6 @@ import pandas as pd
 import claims
 import ffndataset as ds
 import ffnplot
-import ffnstyle
 import ffnstyle
 
 THREAD_CLASSES = ["1 thread", "all cores"]
@@ -99,12 +99,13 @@ def speedup_by_machine(points, machines, folder):
                 if len(level):
                     ffnstyle.reference_line(ax, level["speedup"].max(), f"{name}, {ds.short_name(machines[mid])}",
                                             axis="x", color=ffnstyle.sequence_color(k), linestyle=":")
-        ax.set_xlabel(f"speedup over {ds.BASELINE} (×)")
+        ax.set_xlabel(f"speedup over the best dense ({ds.BASELINE}) at the same precision (×)")
         tokens = ",".join(str(t) for t in sorted(part["tokens"].unique()))
         threads = ", ".join(f"{int(t)}" for t in sorted(part["threads"].unique()))
-        precision = ",".join(sorted(part["precision"].unique()))
+        precision = ",".join(sorted(part["compared_precision"].unique()))
         ax.set_title("\n".join(ffnplot.textwrap.wrap(
-            f"Speedup over {ds.BASELINE} (best impl, d_ff = 4·d where measured), {tclass} (threads {threads}), "
+            f"Speedup over the best dense at the same precision ({ds.BASELINE}, best impl, d_ff = 4·d where "
+            f"measured), {tclass} (threads {threads}), "
             f"N = {tokens}, precision {precision}" + (f"; every series: {common}" if common else ""), 110)), fontsize=8)
         ffnstyle.legend_outside(ax)
     return ffnplot.save(fig, folder, "speedup_by_machine")

@@ -1,7 +1,8 @@
 """A results dataset of one or many machines: a run folder (machine.json, ceilings.json) or a
 folder written by `ffnbench merge` (machines/<id>.json, ceilings/<id>.json), and what the
-cross-machine figures, tables and claims compute from it: speedups over the dense baseline and
-ceilings per thread count."""
+cross-machine figures, tables and claims compute from it: "best dense" (the one definition of the
+dense baseline: per precision and overall, see best_dense), speedups over it, and ceilings per
+thread count."""
 import glob
 import json
 import math
@@ -11,7 +12,7 @@ import pandas as pd
 
 import ffnplot
 
-BASELINE = "gemm_ffn"
+BASELINE = "gemm_ffn"  # the dense FFN (best_dense below)
 
 
 def _read_json(path):
@@ -84,53 +85,164 @@ def series_labels(df):
     return df.apply(label, axis=1) if len(df) else pd.Series(dtype=str)
 
 
+# ---- "best dense": the one definition every claim, table and figure compares with ----
+#
+# The dense FFN is gemm_ffn (BASELINE). At one machine, tokens, threads, d_in, d_out and width d_ff:
+# - the best dense at a precision is the fastest gemm_ffn impl measured at that precision
+#   (best_dense(points, precision=...));
+# - the best dense overall is the fastest of those over every precision that machine ran at that
+#   shape (best_dense_any), with base_precision and base_impl saying which won.
+# A variant point is compared "at the same precision" with the best dense at compared_precision()
+# of it: the narrowest of its precision column and its precision parameters (PRECISION_PARAMS).
+# LookupFFN keeps its tables (its weights) at table_precision while its precision column stays
+# fp32, so tables at bf16 are compared with dense bf16 and tables at int8 with dense int8.
+# Where no gemm_ffn ran at that precision, the comparison is empty and no_dense_reason() says why:
+# never a dense point of another precision in its place.
+
 KEYS = ["machine_id", "tokens", "threads", "d_in", "d_out", "precision"]
+SHAPE_KEYS = KEYS[:-1]
 # Not a whole FFN layer: compared within its own impls, not to gemm_ffn (bh4 is LookupFFN's projection).
 NOT_A_LAYER = {"bh4"}
-
+# Parameters that set the precision of a variant's weights apart from the precision column.
+PRECISION_PARAMS = ("p_table_precision",)
+# Narrower first; a precision not named here ranks between bf16 and fp32.
+PRECISION_RANK = {"int8": 0, "fp8": 0, "bf16": 1, "fp16": 1, "fp32": 3}
 
 # Columns of the baseline point carried next to a variant point (which repetitions to pair, how
 # its inputs were fed), renamed base_<column>.
 BASE_IDENTITY = {"run_id": "base_run_id", "point_id": "base_point_id", "inputs": "base_inputs"}
+BASE_COLUMNS = ["base_time_s", "base_flops", "base_impl", "base_d_ff", "base_precision", "base_index"]
+OVERALL = "overall_"  # prefix of the best dense overall's columns next to a variant point
 
 
-def dense_baseline(points, d_ff=None):
-    """The dense baseline per (machine, tokens, threads, d_in, d_out, precision): the fastest gemm_ffn
-    impl at d_ff = `d_ff`, or, when not given, at d_ff = 4·d where that was measured (the usual
-    transformer FFN: 512→2048, 768→3072) and else at the largest d_ff measured for that d.
-    Columns: the keys, base_time_s, base_flops, base_impl, base_d_ff, and base_run_id,
-    base_point_id, base_inputs where points has run_id, point_id, inputs."""
+def _text(value):
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+
+
+def compared_precision(row):
+    """The precision a point is compared at: the narrowest of its `precision` and its precision
+    parameters (PRECISION_PARAMS) that are set. A gemm_ffn point: its precision."""
+    values = [_text(row.get("precision")) or "fp32"] + [_text(row.get(p)) for p in PRECISION_PARAMS]
+    return min((v for v in values if v), key=lambda v: PRECISION_RANK.get(v, 2))
+
+
+def compared_precisions(points):
+    """compared_precision() of every row, as a Series (str) on points' index."""
+    if points.empty:
+        return pd.Series(index=points.index, dtype=str)
+    return points.apply(compared_precision, axis=1).astype(str)
+
+
+def _dense_at_width(points, d_ff):
+    """gemm_ffn rows at d_ff = `d_ff`, or, when not given, at d_ff = 4·d where that was measured
+    on the machine (at any precision) and else at the largest d_ff measured for that d, with a
+    numeric d_ff column. One width per (machine, d) whatever the precision, so that the best dense
+    per precision and overall are the same layer."""
     gemm = points[points["variant"] == BASELINE].copy()
-    if gemm.empty:
-        return pd.DataFrame(columns=KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"])
     gemm["d_ff"] = pd.to_numeric(gemm.get("p_d_ff", pd.Series(index=gemm.index, dtype=float)), errors="coerce")
+    if gemm.empty:
+        return gemm
     if d_ff is not None:
-        gemm = gemm[gemm["d_ff"] == d_ff]
-    else:
-        chosen = {}
-        for (mid, d), g in gemm.groupby(["machine_id", "d_in"]):
-            widths = set(g["d_ff"].dropna())
-            chosen[(mid, d)] = 4 * d if 4 * d in widths else (max(widths) if widths else math.nan)
-        keep = gemm.apply(lambda r: r["d_ff"] == chosen[(r["machine_id"], r["d_in"])]
-                          or (math.isnan(chosen[(r["machine_id"], r["d_in"])])), axis=1)
-        gemm = gemm[keep]
+        return gemm[gemm["d_ff"] == d_ff]
+    chosen = {}
+    for (mid, d), g in gemm.groupby(["machine_id", "d_in"]):
+        widths = set(g["d_ff"].dropna())
+        chosen[(mid, d)] = 4 * d if 4 * d in widths else (max(widths) if widths else math.nan)
+    keep = gemm.apply(lambda r: r["d_ff"] == chosen[(r["machine_id"], r["d_in"])]
+                      or (math.isnan(chosen[(r["machine_id"], r["d_in"])])), axis=1)
+    return gemm[keep]
+
+
+def _as_baseline(rows, keys):
+    rows = rows.assign(base_index=rows.index, base_precision=rows["precision"].astype(str))
+    rows = rows.rename(columns={"time_median_s": "base_time_s", "flops_model": "base_flops",
+                                "impl": "base_impl", "d_ff": "base_d_ff", **BASE_IDENTITY})
+    return rows[keys + BASE_COLUMNS + [c for c in BASE_IDENTITY.values() if c in rows.columns]].reset_index(drop=True)
+
+
+def best_dense(points, precision=None, d_ff=None):
+    """The best dense per precision: per (machine_id, tokens, threads, d_in, d_out, precision) the
+    fastest gemm_ffn impl at that precision, at width d_ff (None: 4·d where measured, else the
+    largest; see _dense_at_width). `precision` given: only that precision's rows, an empty frame
+    where none ran at it (no_dense_reason says why). Columns: KEYS, base_time_s, base_flops,
+    base_impl, base_d_ff, base_precision, base_index (the row's label in points), and base_run_id,
+    base_point_id, base_inputs where points has run_id, point_id, inputs."""
+    gemm = _dense_at_width(points, d_ff)
+    if gemm.empty:
+        return pd.DataFrame(columns=KEYS + BASE_COLUMNS)
+    if precision is not None:
+        gemm = gemm[gemm["precision"].astype(str) == precision]
     # The fastest row per key, whole (groupby().first() would mix rows where a column is empty).
     best = gemm.sort_values("time_median_s", kind="stable").drop_duplicates(KEYS, keep="first")
-    best = best.rename(columns={"time_median_s": "base_time_s", "flops_model": "base_flops",
-                                "impl": "base_impl", "d_ff": "base_d_ff", **BASE_IDENTITY})
-    return best[KEYS + ["base_time_s", "base_flops", "base_impl", "base_d_ff"] +
-                [c for c in BASE_IDENTITY.values() if c in best.columns]]
+    return _as_baseline(best, KEYS)
 
 
-def speedups(points, d_ff=None):
-    """Every point of a whole FFN layer other than the baseline, with its speedup over
-    dense_baseline() at the same machine, tokens, threads, d_in, d_out and precision (baseline
-    time / its time) and its FLOP ratio."""
-    others = points[(points["variant"] != BASELINE) & ~points["variant"].isin(NOT_A_LAYER)]
-    out = others.merge(dense_baseline(points, d_ff), on=KEYS, how="inner")
-    out["speedup"] = out["base_time_s"] / out["time_median_s"]
-    out["flop_ratio"] = out["base_flops"] / out["flops_model"]
+def best_dense_any(points, d_ff=None):
+    """The best dense overall: per (machine_id, tokens, threads, d_in, d_out) the fastest gemm_ffn
+    at any precision measured there (the fastest of best_dense's rows), at the same width as
+    best_dense. base_precision and base_impl say which won. Columns: SHAPE_KEYS and those of
+    best_dense past its keys."""
+    gemm = _dense_at_width(points, d_ff)
+    if gemm.empty:
+        return pd.DataFrame(columns=SHAPE_KEYS + BASE_COLUMNS)
+    best = gemm.sort_values("time_median_s", kind="stable").drop_duplicates(SHAPE_KEYS, keep="first")
+    return _as_baseline(best, SHAPE_KEYS)
+
+
+def no_dense_reason(points, row, precision, d_ff=None):
+    """Why no best dense at `precision` stands next to `row` (a variant point): '' when one does."""
+    gemm = _dense_at_width(points, d_ff)
+    width = f"d_ff={fmt_value(d_ff)}" if d_ff is not None else "the chosen d_ff (4·d where measured)"
+    here = gemm[gemm["machine_id"] == row["machine_id"]] if not gemm.empty else gemm
+    if here.empty:
+        return f"no {BASELINE} point at {width} on this machine"
+    ran = sorted(set(here["precision"].astype(str)), key=lambda v: PRECISION_RANK.get(v, 2))
+    if precision not in ran:
+        return f"no {BASELINE} point at {precision} on this machine ({BASELINE} ran at {', '.join(ran)})"
+    same = here[(here["precision"].astype(str) == precision) & (here["tokens"] == row["tokens"]) &
+                (here["threads"] == row["threads"]) & (here["d_in"] == row["d_in"]) & (here["d_out"] == row["d_out"])]
+    return "" if not same.empty else \
+        f"no {BASELINE} point at {precision}, {width} with the same tokens, threads and d"
+
+
+def _variants(points):
+    return points[(points["variant"] != BASELINE) & ~points["variant"].isin(NOT_A_LAYER)]
+
+
+def against_dense(points, d_ff=None):
+    """Every point of a whole FFN layer other than the baseline, with both best dense next to it:
+    - at the same precision (compared_precision): base_* columns, speedup (base time / its time)
+      and flop_ratio; empty where no gemm_ffn ran at that precision, with base_missing saying why;
+    - overall (best_dense_any): the same columns prefixed overall_ (overall_base_time_s,
+      overall_base_precision, overall_speedup, ...).
+    A point with neither is left out."""
+    others = _variants(points)
+    others = others.assign(compared_precision=compared_precisions(others))
+    per = best_dense(points, d_ff=d_ff).rename(columns={"precision": "compared_precision"})
+    out = others.merge(per, on=SHAPE_KEYS + ["compared_precision"], how="left")
+    overall = best_dense_any(points, d_ff).rename(columns=lambda c: c if c in SHAPE_KEYS else OVERALL + c)
+    out = out.merge(overall, on=SHAPE_KEYS, how="left")
+    out = out[out["base_time_s"].notna() | out[OVERALL + "base_time_s"].notna()].reset_index(drop=True)
+    for prefix in ("", OVERALL):
+        out[prefix + "speedup"] = pd.to_numeric(out[prefix + "base_time_s"]) / out["time_median_s"]
+        out[prefix + "flop_ratio"] = pd.to_numeric(out[prefix + "base_flops"]) / out["flops_model"]
+    out["base_missing"] = [
+        "" if pd.notna(r["base_time_s"]) else no_dense_reason(points, r, r["compared_precision"], d_ff)
+        for _, r in out.iterrows()]
     return out
+
+
+def speedups(points, d_ff=None, overall=False):
+    """Every point of a whole FFN layer other than the baseline with its speedup and FLOP ratio
+    over the best dense at its compared precision (overall=True: over the best dense at any
+    precision), at the same machine, tokens, threads, d_in and d_out: against_dense() less the
+    points without that baseline."""
+    out = against_dense(points, d_ff)
+    if overall:
+        out = out[out[OVERALL + "base_time_s"].notna()].drop(columns=[c for c in out.columns if c.startswith("base_") or c in ("speedup", "flop_ratio")])
+        out = out.rename(columns={c: c[len(OVERALL):] for c in out.columns if c.startswith(OVERALL)})
+        return out.reset_index(drop=True)
+    return out[out["base_time_s"].notna()].reset_index(drop=True)
 
 
 def load_reps(folder):

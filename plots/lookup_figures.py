@@ -5,6 +5,7 @@ usage: /usr/bin/python3 plots/lookup_figures.py <run folder>"""
 import matplotlib.pyplot as plt
 import pandas as pd
 
+import ffndataset as ds
 import ffnplot
 import ffnstyle
 
@@ -24,10 +25,8 @@ def lookup_label(row):
     return (f"h={int(row['p_h'])} {proj} {row['p_order']} {row['p_table_precision']}")
 
 
-def dense_best(points, threads, precision):
-    dense = points[(points["variant"] == "gemm_ffn") & (points["threads"] == threads) &
-                   (points["precision"] == precision)]
-    return None if dense.empty else dense.loc[dense["time_median_s"].idxmin()]
+# Line style of the best dense at each precision in the stage breakdown.
+DENSE_LINES = {"fp32": "--", "bf16": ":", "int8": "-."}
 
 
 def latency_breakdown(points, stages, machine, folder, threads):
@@ -42,11 +41,11 @@ def latency_breakdown(points, stages, machine, folder, threads):
         ms = lk["point_id"].map(stages[stages["stage"] == stage].set_index("point_id")["time_median_s"]).fillna(0) * 1e3
         ax.barh(lk["label"], ms, left=bottom, color=color, label=stage)
         bottom += ms
-    for precision, style in (("fp32", "--"), ("bf16", ":")):
-        best = dense_best(points, threads, precision)
-        if best is not None:
-            ax.axvline(best["time_median_s"] * 1e3, color="k", linestyle=style,
-                       label=f"best gemm_ffn {precision} [{best['impl']}]")
+    best = ds.best_dense(points)
+    best = best[(best["threads"] == threads) & best["d_in"].isin(lk["d_in"])]
+    for _, b in best.sort_values("base_time_s", ascending=False).iterrows():
+        ax.axvline(b["base_time_s"] * 1e3, color="k", linestyle=DENSE_LINES.get(b["base_precision"], "-"),
+                   label=f"best dense {b['base_precision']} (gemm_ffn [{b['base_impl']}])")
     ax.set_xlabel("median latency per call (ms)")
     ffnstyle.legend_outside(ax)
     ffnplot.title(ax, machine, f"LookupFFN stage breakdown, N={int(lk['tokens'].iloc[0])}", threads=threads)
@@ -54,42 +53,43 @@ def latency_breakdown(points, stages, machine, folder, threads):
 
 
 def speedup(points, machine, folder):
-    lk = points[points["variant"] == "lookup_ffn"].copy()
-    if lk.empty:
+    """Bars: each LookupFFN point over the best dense at its tables' precision (ffndataset's
+    compared_precision: bf16 tables against dense bf16); crosses: over the best dense at any
+    precision."""
+    sp = ds.against_dense(points)
+    sp = sp[sp["variant"] == "lookup_ffn"].copy()
+    if sp.empty:
         return
-    rows = []
-    for _, r in lk.iterrows():
-        precision = r["p_table_precision"] if r["p_table_precision"] in ("bf16", "int8") else "fp32"
-        best = dense_best(points, r["threads"], precision)
-        if best is not None:
-            rows.append((lookup_label(r), r["threads"], best["time_median_s"] / r["time_median_s"], precision))
-    if not rows:
-        return
-    df = pd.DataFrame(rows, columns=["label", "threads", "speedup", "vs"])
+    sp["label"] = sp.apply(lookup_label, axis=1)
     fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))
-    labels = sorted(df["label"].unique())
-    width = 0.8 / df["threads"].nunique()
-    for i, (threads, g) in enumerate(df.groupby("threads")):
-        g = g.set_index("label").reindex(labels)
-        ax.barh([y + i * width for y in range(len(labels))], g["speedup"], height=width, label=f"{threads} thread(s)")
+    labels = sorted(sp["label"].unique())
+    width = 0.8 / sp["threads"].nunique()
+    for i, (threads, g) in enumerate(sp.groupby("threads")):
+        g = g.drop_duplicates("label").set_index("label").reindex(labels)
+        y = [k + i * width for k in range(len(labels))]
+        ax.barh(y, g["speedup"], height=width, label=f"{threads} thread(s), vs the best dense at its precision")
+        # Black, one marker per thread count: visible on a bar of any colour.
+        ax.scatter(g["overall_speedup"], y, marker="x+1234"[i % 6], color="k", zorder=3,
+                   label=f"{threads} thread(s), vs the best dense at any precision")
     ax.set_yticks([y + width / 2 for y in range(len(labels))])
     ax.set_yticklabels(labels, fontsize=7)
     ax.axvline(1.0, color="k", linewidth=0.8)
     ax.axvline(2.51, color="r", linestyle="--", label="paper's claim: 2.51x")
-    ax.set_xlabel("speedup over the best gemm_ffn of the same precision (same run)")
+    ax.set_xlabel("speedup over the best gemm_ffn (same run)")
     ffnstyle.legend_outside(ax)
-    ffnplot.title(ax, machine, "LookupFFN speedup over the dense FFN",
-                  threads=",".join(str(t) for t in sorted(df["threads"].unique())), precision="fp32 / bf16 tables")
+    ffnplot.title(ax, machine, "LookupFFN speedup over the best dense FFN",
+                  threads=",".join(str(t) for t in sorted(sp["threads"].unique())),
+                  precision="tables " + ", ".join(sorted(sp["compared_precision"].unique())))
     ffnplot.save(fig, folder, "lookup_speedup")
 
 
 def flops_per_token(points, machine, folder):
     one = points[points["threads"] == points["threads"].min()]
-    dense = one[one["variant"] == "gemm_ffn"]
-    lk = one[one["variant"].isin(["lookup_ffn", "gemm_ffn"])].copy()
+    dense = ds.best_dense_any(one)
+    lk = one[one["variant"].isin(["lookup_ffn", ds.BASELINE])].copy()
     if dense.empty or lk.empty:
         return
-    base = (dense["flops_model"] / dense["tokens"]).iloc[0]
+    base = (dense["base_flops"] / dense["tokens"]).iloc[0]
     lk["label"] = lk.apply(lambda r: lookup_label(r) if r["variant"] == "lookup_ffn" else f"gemm_ffn [{r['impl']}] {r['precision']}", axis=1)
     lk = lk.drop_duplicates("label")
     fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))

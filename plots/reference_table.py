@@ -4,8 +4,9 @@ usage: reference_table.py OUT.md EXPERIMENT=CLAIMS.csv...   (each CLAIMS.csv wri
 crossmachine_figures.py for one experiment of results/reference, merged across the machines that ran it)
 
 One row per claim and thread class, one column per machine; each cell is the measured ratio with
-its 95% CI and verdict, or what kept it from being measured, so a reader compares CPUs claim by
-claim. The machines' own table (CPU, caches, ceilings) comes first."""
+its 95% CI and verdict against the best dense at the same precision and, where the best dense at
+any precision is another point (a faster bf16 dense), against that one too, or what kept it from
+being measured, so a reader compares CPUs claim by claim. The machines' own table (CPU, caches, ceilings) comes first."""
 import os
 import sys
 
@@ -14,20 +15,38 @@ import pandas as pd
 import claims
 
 
-def cell(row):
-    if pd.isna(row.get("measured")):
-        return "—"
-    text = f"{row['measured']:.2f}×"
+def _ratio_text(row, prefix=""):
+    text = f"{row[prefix + 'measured']:.2f}×"
     if row.get("measure") == "speedup":
-        ci = claims.ci_text(row)
+        ci = claims.ci_text({"ci_low": row.get(prefix + "ci_low"), "ci_high": row.get(prefix + "ci_high")})
         text += f" {ci}" if ci else ""
-    verdict = row.get("verdict")
+    verdict = row.get(prefix + "verdict")
     if isinstance(verdict, str) and verdict:
         text += f", **{verdict}**"
+    return text
+
+
+def cell(row):
+    """The measured ratio against the best dense at the same precision with its CI and verdict,
+    then, where claims.csv has it (newer ones) and it is another point, against the best dense at
+    any precision."""
+    measured = not pd.isna(row.get("measured"))
+    overall = _num(row.get("overall_measured")) and not claims._is_true(row.get("overall_same_point"))
+    if overall and row.get("measure") == "flops" and measured:  # a cost model: the same count at every precision
+        overall = f"{row['overall_measured']:.2f}" != f"{row['measured']:.2f}"
+    if not measured and not overall:
+        return "—"
+    text = _ratio_text(row) if measured else f"no dense at {row.get('baseline_precision')}"
+    if overall:
+        text += f"; vs {row.get('overall_baseline_precision')} dense: {_ratio_text(row, 'overall_')}"
     inputs = row.get("inputs")
     if row.get("measure") == "speedup" and isinstance(inputs, str) and inputs.startswith("repeat"):
         text += " (one input reused)"
     return text
+
+
+def _num(value):
+    return value is not None and not pd.isna(value)
 
 
 # The experiment made to check each claim; another experiment that also measured it (quick.ini

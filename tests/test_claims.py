@@ -202,7 +202,7 @@ class Evaluate(unittest.TestCase):
         self.assertIn("95% CI 2.10–2.45, 10 rounds paired in time, inputs fresh): fails", s)
 
     def test_dense_baseline_carries_the_baseline_point(self):
-        base = ds.dense_baseline(self.points, d_ff=2048)
+        base = ds.best_dense(self.points, precision="fp32", d_ff=2048)
         self.assertEqual(sorted(base["base_point_id"]), ["g-m-fail", "g-m-hold", "g-m-incon"])
         self.assertIn("base_run_id", base.columns)
 
@@ -278,6 +278,189 @@ class ReferenceTable(unittest.TestCase):
         self.assertEqual(reference_table.cell(self.row("x", "m", 2.78, 3, inputs="repeat (before fresh inputs)")),
                          "2.78×, **inconclusive** (one input reused)")
         self.assertEqual(reference_table.cell(self.row("x", "m", float("nan"), 0)), "—")
+
+
+def dense_point(machine, pid, impl, precision, time_s, d_ff=2048, threads=1, run="run-bd"):
+    return {"run_id": run, "point_id": pid, "machine_id": machine, "block": "gemm_ffn", "variant": "gemm_ffn",
+            "impl": impl, "precision": precision, "d_in": 512, "d_out": 512, "tokens": TOKENS, "threads": threads,
+            "time_median_s": time_s, "flops_model": 4.0 * TOKENS * 512 * d_ff, "p_d_ff": d_ff,
+            "p_table_precision": None, "inputs": "fresh", "status": "ok"}
+
+
+def lookup_point(machine, pid, tables, time_s, run="run-bd"):
+    return {"run_id": run, "point_id": pid, "machine_id": machine, "block": "lookup_ffn", "variant": "lookup_ffn",
+            "impl": "optimized", "precision": "fp32", "d_in": 512, "d_out": 512, "tokens": TOKENS, "threads": 1,
+            "time_median_s": time_s, "flops_model": 4.0 * TOKENS * 512 * 2048 / 6.06, "p_d_ff": None,
+            "p_table_precision": tables, "inputs": "fresh", "status": "ok"}
+
+
+class BestDense(unittest.TestCase):
+    """ffndataset's one definition of the best dense: per precision, overall, and the precision a
+    variant is compared at."""
+
+    def setUp(self):
+        self.points = pd.DataFrame([
+            dense_point("m1", "a", "openblas", "fp32", 1.0),
+            dense_point("m1", "b", "onednn", "fp32", 0.8),
+            dense_point("m1", "c", "onednn", "bf16", 0.4),
+            dense_point("m1", "w", "onednn", "bf16", 0.1, d_ff=1024),  # another width: never the baseline
+            # m2: bf16 slower than fp32 (no bf16 hardware): the best overall is fp32.
+            dense_point("m2", "d", "openblas", "fp32", 0.9),
+            dense_point("m2", "e", "onednn", "bf16", 1.5),
+            lookup_point("m1", "l32", "fp32", 0.5),
+            lookup_point("m1", "l16", "bf16", 0.5),
+            lookup_point("m1", "l8", "int8", 0.25),
+        ])
+
+    def test_per_precision_and_overall(self):
+        fp32 = ds.best_dense(self.points, precision="fp32").set_index("machine_id")
+        self.assertEqual(fp32.loc["m1", "base_point_id"], "b")  # onednn beats openblas at fp32
+        self.assertEqual(fp32.loc["m2", "base_point_id"], "d")
+        bf16 = ds.best_dense(self.points, precision="bf16").set_index("machine_id")
+        self.assertEqual(bf16.loc["m1", "base_point_id"], "c")  # d_ff = 4·d = 2048, not the faster 1024
+        self.assertEqual(bf16.loc["m1", "base_precision"], "bf16")
+        every = ds.best_dense(self.points)
+        self.assertEqual(sorted(every["base_point_id"]), ["b", "c", "d", "e"])  # one per machine and precision
+        overall = ds.best_dense_any(self.points).set_index("machine_id")
+        self.assertEqual(overall.loc["m1", "base_point_id"], "c")  # bf16 dense faster than fp32: bf16
+        self.assertEqual((overall.loc["m1", "base_precision"], overall.loc["m1", "base_impl"]), ("bf16", "onednn"))
+        self.assertEqual(overall.loc["m2", "base_point_id"], "d")  # fp32 faster than bf16: fp32
+        self.assertEqual(overall.loc["m2", "base_precision"], "fp32")
+        self.assertEqual(ds.best_dense(self.points, precision="fp32", d_ff=1024).shape[0], 0)
+
+    def test_the_precision_a_variant_is_compared_at(self):
+        self.assertEqual(ds.compared_precision({"precision": "fp32", "p_table_precision": "bf16"}), "bf16")
+        self.assertEqual(ds.compared_precision({"precision": "fp32", "p_table_precision": "int8"}), "int8")
+        self.assertEqual(ds.compared_precision({"precision": "fp32", "p_table_precision": "fp32"}), "fp32")
+        self.assertEqual(ds.compared_precision({"precision": "bf16", "p_table_precision": float("nan")}), "bf16")
+        self.assertEqual(ds.compared_precision({"precision": "int8"}), "int8")  # moe, gemm_ffn: the column
+        self.assertEqual(ds.compared_precision({"precision": float("nan")}), "fp32")  # runs before the column
+
+    def test_each_variant_point_against_both(self):
+        rows = ds.against_dense(self.points).set_index("point_id")
+        self.assertEqual(set(rows.index), {"l32", "l16", "l8"})
+        self.assertEqual(rows.loc["l32", "base_point_id"], "b")
+        self.assertAlmostEqual(rows.loc["l32", "speedup"], 0.8 / 0.5)
+        self.assertEqual(rows.loc["l16", "base_point_id"], "c")  # bf16 tables against dense bf16
+        self.assertAlmostEqual(rows.loc["l16", "speedup"], 0.4 / 0.5)
+        for pid in ("l32", "l16", "l8"):
+            self.assertEqual(rows.loc[pid, "overall_base_point_id"], "c")
+            self.assertAlmostEqual(rows.loc[pid, "overall_speedup"], 0.4 / rows.loc[pid, "time_median_s"])
+        # No dense at int8: no baseline at the same precision, and why; never a dense of another precision.
+        self.assertTrue(pd.isna(rows.loc["l8", "speedup"]))
+        self.assertTrue(pd.isna(rows.loc["l8", "base_point_id"]))
+        self.assertEqual(rows.loc["l8", "base_missing"], "no gemm_ffn point at int8 on this machine "
+                                                         "(gemm_ffn ran at bf16, fp32)")
+        self.assertEqual(ds.best_dense(self.points, precision="int8").shape[0], 0)
+        self.assertEqual(sorted(ds.speedups(self.points)["point_id"]), ["l16", "l32"])
+        overall = ds.speedups(self.points, overall=True).set_index("point_id")
+        self.assertAlmostEqual(overall.loc["l8", "speedup"], 0.4 / 0.25)
+        self.assertEqual(overall.loc["l8", "base_precision"], "bf16")
+        # A shape where this precision's dense ran at other tokens: the reason says so.
+        other = self.points.copy()
+        other.loc[other["point_id"] == "c", "tokens"] = 1024
+        rows = ds.against_dense(other).set_index("point_id")
+        self.assertEqual(rows.loc["l16", "base_missing"],
+                         "no gemm_ffn point at bf16, the chosen d_ff (4·d where measured) with the same tokens, "
+                         "threads and d")
+
+
+def claim_row(rows, machine, thread_class="1 thread"):
+    hit = rows[(rows["claim_id"] == "lookupffn_speedup") & (rows["machine_id"] == machine) &
+               (rows["thread_class"] == thread_class)]
+    assert len(hit) == 1, hit
+    return hit.iloc[0]
+
+
+class ClaimsAgainstBothDense(unittest.TestCase):
+    """Each dense claim is stated against the best dense at its precision and at any precision,
+    each with its paired CI and verdict."""
+
+    def data(self, with_fp32=True):
+        base = [1.0 + 0.01 * r for r in range(10)]
+        points = [dense_point("m", "g32", "onednn", "fp32", 1.0), dense_point("m", "g16", "onednn", "bf16", 0.5),
+                  lookup_point("m", "l", "fp32", 0.4)]
+        reps = (rounds_of("run-bd", "g32", base) + rounds_of("run-bd", "g16", [0.5 * t for t in base]) +
+                rounds_of("run-bd", "l", [t / q for t, q in zip(base, HOLD)]))
+        if not with_fp32:
+            points = points[1:]
+        return pd.DataFrame(points), pd.DataFrame(reps)
+
+    def test_a_faster_bf16_dense_is_the_overall_baseline(self):
+        points, reps = self.data()
+        r = claim_row(claims.evaluate(points, {}, reps), "m")
+        self.assertEqual((r["baseline_point"], r["baseline_precision"]), ("gemm_ffn [onednn] d_ff=2048", "fp32"))
+        self.assertAlmostEqual(r["measured"], (2.62 + 2.66) / 2)
+        self.assertEqual(r["verdict"], "holds")
+        # Against bf16 (half the fp32 time in every round): every ratio halves.
+        self.assertEqual(r["overall_baseline_point"], "gemm_ffn [onednn] d_ff=2048, bf16")
+        self.assertEqual(r["overall_baseline_precision"], "bf16")
+        self.assertFalse(r["overall_same_point"])
+        self.assertAlmostEqual(r["overall_measured"], (2.62 + 2.66) / 4)
+        self.assertAlmostEqual(r["overall_ci_low"], 2.52 / 2)
+        self.assertAlmostEqual(r["overall_ci_high"], 2.80 / 2)
+        self.assertEqual((r["overall_n_rounds"], r["overall_pairing"]), (10, "paired in time"))
+        self.assertEqual(r["overall_verdict"], "fails")
+        self.assertLess(r["overall_p_value"], 0.001)
+        text = claims.sentence(r)
+        self.assertIn("(lookup_ffn [optimized] vs gemm_ffn [onednn] d_ff=2048, fp32; 95% CI 2.52–2.80, "
+                      "10 rounds paired in time, inputs fresh): holds; against the best dense at any precision "
+                      "(gemm_ffn [onednn] d_ff=2048, bf16): 1.32× (95% CI 1.26–1.40, 10 rounds paired in time): fails",
+                      text)
+        line = [x for x in claims.markdown_table(pd.DataFrame([r])) if "lookup_ffn" in x][0]
+        self.assertTrue(line.endswith("| holds | 1.32× (1.26–1.40) vs gemm_ffn [onednn] d_ff=2048, bf16 | fails |"),
+                        line)
+        # The FLOP claim too: against the same counts, so the same ratio.
+        flops = claims.evaluate(points, {}, reps)
+        flops = flops[flops["claim_id"] == "lookupffn_flops"].iloc[0]
+        self.assertAlmostEqual(flops["overall_measured"], 6.06)
+
+    def test_only_fp32_dense_the_same_point_twice(self):
+        points, reps = self.data()
+        points = points[points["point_id"] != "g16"]
+        r = claim_row(claims.evaluate(points, {}, reps), "m")
+        self.assertTrue(r["overall_same_point"])
+        self.assertAlmostEqual(r["overall_measured"], r["measured"])
+        self.assertEqual(r["overall_verdict"], r["verdict"])
+        self.assertTrue(claims.sentence(r).endswith("; the best dense at any precision is that same fp32 point"))
+
+    def test_no_dense_at_the_variants_precision_states_why_and_keeps_the_overall(self):
+        points, reps = self.data(with_fp32=False)
+        r = claim_row(claims.evaluate(points, {}, reps), "m")
+        self.assertTrue(pd.isna(r["measured"]))
+        self.assertTrue(pd.isna(r["ci_low"]))
+        self.assertEqual(r["verdict"], claims.NO_BASELINE)
+        self.assertEqual(r["note"], "no gemm_ffn point at fp32 on this machine (gemm_ffn ran at bf16)")
+        self.assertEqual(r["baseline_point"], "")
+        self.assertAlmostEqual(r["overall_measured"], (2.62 + 2.66) / 4)
+        self.assertEqual(r["overall_verdict"], "fails")
+        text = claims.sentence(r)
+        self.assertIn("no best dense at fp32 (no gemm_ffn point at fp32 on this machine (gemm_ffn ran at bf16)); "
+                      "against the best dense at any precision (gemm_ffn [onednn] d_ff=2048, bf16): 1.32×", text)
+        self.assertTrue(any("| no best dense at fp32 |" in x for x in claims.markdown_table(pd.DataFrame([r]))))
+
+    def test_claims_csv_round_trip_for_the_reference_table(self):
+        import tempfile
+        points, reps = self.data()
+        rows = claims.evaluate(points, {}, reps)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "claims.csv")
+            rows.to_csv(path, index=False)
+            back = pd.read_csv(path)
+        self.assertEqual(list(back.columns), claims.COLUMNS)
+        r = back[(back["claim_id"] == "lookupffn_speedup")].iloc[0]
+        self.assertEqual(reference_table.cell(r), "2.64× 95% CI 2.52–2.80, **holds**; vs bf16 dense: "
+                                                  "1.32× 95% CI 1.26–1.40, **fails**")
+        self.assertEqual(claims.sentence(r), claims.sentence(rows[rows["claim_id"] == "lookupffn_speedup"].iloc[0]))
+        points = points[points["point_id"] != "g16"]
+        same = pd.read_csv(io_of(claims.evaluate(points, {}, reps)))
+        self.assertEqual(reference_table.cell(same[same["claim_id"] == "lookupffn_speedup"].iloc[0]),
+                         "2.64× 95% CI 2.52–2.80, **holds**")
+
+
+def io_of(frame):
+    import io
+    return io.StringIO(frame.to_csv(index=False))
 
 
 if __name__ == "__main__":

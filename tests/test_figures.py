@@ -5,6 +5,7 @@ fail on figures made to break them.
 
 usage: /usr/bin/python3 tests/test_figures.py [ffnbench binary, for the merged cross-machine case]"""
 import importlib
+import math
 import os
 import shutil
 import subprocess
@@ -153,6 +154,60 @@ class EveryFigureScript(unittest.TestCase):
         self.run_script("crossmachine_figures", merged)
         self.assertIn("speedup_by_machine", self.drawn)
         self.assertEqual(self.problems, [])
+
+
+def figure_point(pid, variant, impl, precision, time_s, tables=None, threads=1, d=512, d_ff=2048, tokens=32768):
+    return {"run_id": "r", "point_id": pid, "machine_id": "m", "block": variant, "variant": variant, "impl": impl,
+            "precision": precision, "d_in": d, "d_out": d, "tokens": tokens, "threads": threads,
+            "time_median_s": time_s, "flops_model": 1.0, "p_d_ff": d_ff if variant == "gemm_ffn" else None,
+            "p_d": d, "p_h": 128, "p_projection": "bh4", "p_order": "tiled", "p_table_precision": tables,
+            "status": "ok", "inputs": "fresh"}
+
+
+class BestDenseInFigures(unittest.TestCase):
+    """The figures take their dense baseline from ffndataset: the numbers they draw, by hand."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ffnbench_bestdense_")
+        self.figures = {}
+        ffnplot.CHECKS[:] = [lambda fig, name: self.figures.setdefault(name, fig)]
+
+    def tearDown(self):
+        ffnplot.CHECKS[:] = []
+        plt.close("all")
+        shutil.rmtree(self.tmp)
+
+    def test_lookup_bars_at_the_tables_precision_and_crosses_at_any(self):
+        import lookup_figures
+        import pandas as pd
+        points = pd.DataFrame([
+            figure_point("g32", "gemm_ffn", "onednn", "fp32", 0.8), figure_point("g16", "gemm_ffn", "onednn", "bf16", 0.4),
+            figure_point("l32", "lookup_ffn", "optimized", "fp32", 0.5, tables="fp32"),
+            figure_point("l16", "lookup_ffn", "optimized", "fp32", 0.5, tables="bf16"),
+            figure_point("l8", "lookup_ffn", "optimized", "fp32", 0.25, tables="int8")])
+        lookup_figures.speedup(points, {}, self.tmp)
+        ax = self.figures["lookup_speedup"].axes[0]
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        bars = dict(zip(labels, [p.get_width() for p in ax.patches]))
+        self.assertAlmostEqual(bars["h=128 bh4 tiled fp32"], 0.8 / 0.5)
+        self.assertAlmostEqual(bars["h=128 bh4 tiled bf16"], 0.4 / 0.5)  # bf16 tables vs dense bf16
+        self.assertTrue(math.isnan(bars["h=128 bh4 tiled int8"]))     # no dense int8: no bar, not a wrong one
+        crosses = dict(zip(labels, ax.collections[0].get_offsets()[:, 0]))
+        self.assertAlmostEqual(crosses["h=128 bh4 tiled fp32"], 0.4 / 0.5)  # vs bf16, the fastest dense
+        self.assertAlmostEqual(crosses["h=128 bh4 tiled int8"], 0.4 / 0.25)
+
+    def test_fff_speedups_against_the_dense_of_their_own_width(self):
+        import fff_figures
+        import pandas as pd
+        points = pd.DataFrame([
+            figure_point("g1", "gemm_ffn", "openblas", "fp32", 2.0, d=768, d_ff=3072),
+            figure_point("g2", "gemm_ffn", "onednn", "fp32", 1.0, d=768, d_ff=3072),
+            figure_point("g3", "gemm_ffn", "onednn", "fp32", 0.1, d=256, d_ff=3072),  # other d: not its baseline
+            figure_point("f", "fff", "per_token", "fp32", 0.05, d=768)])
+        sp = fff_figures.fff_speedups(points, d_ff=3072)
+        self.assertEqual(list(sp["point_id"]), ["f"])
+        self.assertAlmostEqual(sp["speedup"].iloc[0], 1.0 / 0.05)
+        self.assertEqual(sp["base_point_id"].iloc[0], "g2")
 
 
 if __name__ == "__main__":

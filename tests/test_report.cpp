@@ -102,6 +102,10 @@ TEST_F(Report, MergedDatasetRendersWithEveryReferencedFigureOnDisk) {
   ASSERT_NE(at, std::string::npos) << md;
   const std::string sentence = md.substr(at, md.find('\n', at) - at);
   EXPECT_NE(sentence.find("no 95% CI from fewer than 6 rounds): inconclusive"), std::string::npos) << sentence;
+  // Only fp32 dense in this data: the best dense at any precision is the same point, and says so.
+  EXPECT_NE(sentence.find("; the best dense at any precision is that same fp32 point"), std::string::npos) << sentence;
+  EXPECT_NE(md.find("the best dense at the same precision (the fastest gemm_ffn impl at the variant's precision"),
+            std::string::npos) << md;
   EXPECT_NE(md.find("2.51× claimed, 1.25× measured on amd-b-2c-0002 (Test Lake, 2c) at 1 thread, 32768 tokens"),
             std::string::npos)
       << md;

@@ -177,8 +177,13 @@ ReportResult write_report(const ReportOptions& given) {
 
   md += "## Published claims, checked\n\n";
   if (fs::exists(figures / "claims.md"))
-    md += "Each claim against this data: the best impl of the variant vs the best impl of its baseline at "
-          "equal tokens, threads, d and precision (plots/claims.py).\n\n" + slurp(figures / "claims.md") + "\n";
+    md += "Each claim against this data: the best point of the variant at equal tokens, threads and d "
+          "against two baselines, each paired in time with its own CI and verdict: the best dense at the "
+          "same precision (the fastest gemm_ffn impl at the variant's precision; LookupFFN's bf16 or int8 "
+          "tables count as that precision) and the best dense at any precision this machine ran (the "
+          "fastest gemm_ffn over every impl and precision). A claim whose baseline is another impl of its "
+          "variant is measured against that impl alone (plots/claims.py, plots/ffndataset.py).\n\n" +
+          slurp(figures / "claims.md") + "\n";
   else md += "Not evaluated: crossmachine_figures.py did not run (see below).\n\n";
 
   md += reference_section(refs, d, name, base, result.figures);
