@@ -2,6 +2,7 @@
 // kernels whose misses are known (a stream far larger than LL misses once per 64 B line; a
 // buffer that fits does not).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -140,9 +141,11 @@ class CachesimRuns : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!make_counter_backend("cachesim")->probe().available) return;
+    // Per process: suites of two checkouts may run at once on one machine.
     const std::filesystem::path dir = ::testing::TempDir();
-    const std::filesystem::path src = dir / "ffnbench_stream.cpp";
-    program_ = (dir / "ffnbench_stream").string();
+    const std::string name = "ffnbench_stream_" + std::to_string(::getpid());
+    const std::filesystem::path src = dir / (name + ".cpp");
+    program_ = (dir / name).string();
     std::ofstream(src) << R"(
 #include <cstdio>
 #include <cstdlib>
@@ -178,6 +181,11 @@ int main(int argc, char** argv) {
     return cachesim_measure({program_, std::to_string(bytes), std::to_string(passes)}, g, passes);
   }
 
+  static void TearDownTestSuite() {
+    if (program_.empty()) return;
+    std::filesystem::remove(program_);
+    std::filesystem::remove(program_ + ".cpp");
+  }
   static inline std::string program_;
   static inline bool built_ = false;
 };
