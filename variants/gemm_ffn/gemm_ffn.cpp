@@ -6,9 +6,9 @@
 // activation terms, O(N·(d_ff + d)), are left out by convention, as in the papers' counts), plus
 // 8·N·d for the LayerNorm when it is on (layer_norm.hpp says which 8). With the LayerNorm the
 // kernel reports two stages, layernorm and ffn: a pass of its own over the batch for onednn and
-// for small openblas batches; fused per panel (LN of the panel, then its two GEMMs, on one thread)
-// for large openblas batches, where the layernorm stage is the mean over threads of the time
-// each spent normalizing.
+// for small openblas/blis batches; fused per panel (LN of the panel, then its two GEMMs, on one
+// thread) for large openblas/blis batches, where the layernorm stage is the mean over threads of
+// the time each spent normalizing. libtorch is one call into PyTorch (libtorch_ffn.hpp): no stages.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -17,10 +17,12 @@
 #include <optional>
 
 #include "common/blas.hpp"
+#include "common/blis.hpp"
 #include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 #include "gemm_ffn/layer_norm.hpp"
+#include "gemm_ffn/libtorch_ffn.hpp"
 #include "gemm_ffn/onednn_ffn.hpp"
 
 namespace ffnbench {
@@ -72,7 +74,7 @@ class GemmFfnKernel final : public Kernel {
         precision_(c.str("precision")),
         bf16_(precision_ == "bf16"),
         int8_(precision_ == "int8") {
-    if (impl_ == "openblas") {
+    if (blas_impl()) {
       const int64_t rows = std::min(max_tokens, static_cast<int64_t>(omp_get_max_threads()) * panel_rows());
       grow_scratch(hidden_, rows * w_.d_ff);
       if (w_.has_layernorm()) grow_scratch(normed_, rows * w_.d);
@@ -81,6 +83,16 @@ class GemmFfnKernel final : public Kernel {
       onednn_.emplace(w_, act_, parse_onednn_precision(precision_), max_tokens);
       if (w_.has_layernorm()) grow_scratch(normed_, max_tokens * w_.d);
     }
+    if (impl_ == "libtorch") libtorch_ = make_libtorch_ffn(w_, c.str("activation"), bf16_);
+  }
+
+  // openblas and blis share the panel structure and the fused epilogue; only the sgemm differs.
+  bool blas_impl() const { return impl_ == "openblas" || impl_ == "blis"; }
+  void sgemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+             float* C, int64_t ldc, bool parallel) {
+    if (impl_ == "blis")
+      return blis_sgemm_rowmajor(m, n, k, 1.0f, A, lda, B, ldb, false, beta, C, ldc, parallel ? omp_get_max_threads() : 1);
+    sgemm_rowmajor(m, n, k, 1.0f, A, lda, B, ldb, false, beta, C, ldc);
   }
 
   int64_t d_in() const override { return w_.d; }
@@ -88,6 +100,7 @@ class GemmFfnKernel final : public Kernel {
 
   void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) override {
     if (impl_ == "naive") return reference(X, Y, tokens);
+    if (libtorch_) return libtorch_->forward(X, Y, tokens);
     const bool ln = w_.has_layernorm();
     if (impl_ == "onednn") {
       const float* src = X;
@@ -162,7 +175,7 @@ class GemmFfnKernel final : public Kernel {
     }
   }
 
-  // Small batches (fewer panels than threads): the whole batch at once, OpenBLAS threaded.
+  // Small batches (fewer panels than threads): the whole batch at once, the BLAS threaded.
   void forward_openblas_whole(const float* X, float* Y, int64_t tokens) {
     grow_scratch(hidden_, tokens * w_.d_ff);
     two_layers(X, Y, tokens, hidden_.data(), /*parallel=*/true);
@@ -171,12 +184,12 @@ class GemmFfnKernel final : public Kernel {
   // H = act(X·W1 + b1) in place in `h`, then Y = b2 + H·W2.
   void two_layers(const float* X, float* Y, int64_t rows, float* h, bool parallel) {
     const int64_t d = w_.d, f = w_.d_ff;
-    sgemm_rowmajor(rows, f, d, 1.0f, X, d, w_.w1.data(), f, false, 0.0f, h, f);
+    sgemm(rows, f, d, X, d, w_.w1.data(), f, 0.0f, h, f, parallel);
     if (parallel) bias_activation_rows(h, rows, f, w_.b1.data(), act_);
     else bias_activation_rows_serial(h, rows, f, w_.b1.data(), act_);
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t t = 0; t < rows; ++t) std::copy(w_.b2.begin(), w_.b2.end(), Y + t * d);
-    sgemm_rowmajor(rows, d, f, 1.0f, h, f, w_.w2.data(), d, false, 1.0f, Y, d);
+    sgemm(rows, d, f, h, f, w_.w2.data(), d, 1.0f, Y, d, parallel);
   }
 
   int64_t panel_rows() const {
@@ -191,9 +204,9 @@ class GemmFfnKernel final : public Kernel {
   }
 
   // The stages are reported only with the LayerNorm on, and not by naive (the reference, untimed
-  // inside).
+  // inside) nor libtorch (one call into PyTorch's modules).
   std::vector<std::string> stage_names() const override {
-    if (!w_.has_layernorm() || impl_ == "naive") return {};
+    if (!w_.has_layernorm() || impl_ == "naive" || impl_ == "libtorch") return {};
     return {"layernorm", "ffn"};
   }
 
@@ -235,7 +248,10 @@ class GemmFfnKernel final : public Kernel {
 
   bool uses_onednn() const override { return impl_ == "onednn"; }
   // oneDNN has bf16 matmuls only from AVX512-BF16 up (AMX) and runs int8 on VNNI / AMX-INT8.
+  // libtorch's bf16 linear goes through oneDNN only where PyTorch sees AVX-512 BW/VL/DQ (else a
+  // scalar fallback that valgrind's cachesim would take hours on).
   std::string needs_isa() const override {
+    if (bf16_ && libtorch_) return "AVX-512 BW/VL/DQ (PyTorch's bf16 matmul through oneDNN)";
     if (bf16_) return "AVX512-BF16 or AMX (oneDNN's bf16 matmul)";
     if (int8_) return "AVX-512 VNNI or AMX-INT8 (oneDNN's int8 matmul)";
     return "";
@@ -247,6 +263,8 @@ class GemmFfnKernel final : public Kernel {
     std::vector<MemoryRegion> r;
     if (onednn_) {
       r = onednn_->regions();
+    } else if (libtorch_) {
+      r = libtorch_->regions();
     } else {
       r = {{w_.w1.data(), w_.w1.size() * 4}, {w_.w2.data(), w_.w2.size() * 4}, {w_.b1.data(), w_.b1.size() * 4},
            {w_.b2.data(), w_.b2.size() * 4}};
@@ -264,11 +282,21 @@ class GemmFfnKernel final : public Kernel {
     if (impl_ == "openblas")
       return "OpenBLAS's internal packing buffers (its own allocation, not reachable; rewritten from the weights "
              "and activations on every sgemm call)";
+    if (impl_ == "blis")
+      return "BLIS's packing buffers (its own memory pool, not reachable; rewritten from the weights and activations "
+             "on every gemm call)";
+    if (impl_ == "libtorch")
+      return "PyTorch's intermediate tensors (allocated by its CPU allocator on every call) and the packing buffers "
+             "of the BLAS/oneDNN it calls";
     if (impl_ == "naive") return "the reference's per-call vectors (d + d_ff doubles, allocated by each call)";
     return "";  // onednn: user scratchpad, so every buffer it reads is ours to name
   }
 
+  // Which library really ran: the file holding the gemm entry point called (dladdr), its version.
   std::map<std::string, std::string> extras() const override {
+    if (impl_ == "openblas") return {{"blas_library", cblas_sgemm_library_file()}};
+    if (impl_ == "blis") return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}};
+    if (libtorch_) return libtorch_->extras();
     if (!onednn_) return {};
     std::map<std::string, std::string> e = {{"onednn_impl", onednn_->impl_info()}};
     if (int8_) {  // the last call's dynamic steps
@@ -310,31 +338,42 @@ class GemmFfnKernel final : public Kernel {
   AlignedVector<float> hidden_, normed_;  // scratch: first touched by the threads using each slice
   std::vector<double> ln_seconds_;         // per thread, LayerNorm time of the last panel pass
   std::optional<OnednnFfn> onednn_;
+  std::unique_ptr<LibtorchFfn> libtorch_;
 };
 
 class GemmFfnVariant final : public Variant {
  public:
   std::string name() const override { return "gemm_ffn"; }
   std::string doc() const override {
-    return "dense FFN baseline Y = act(X·W1 + b1)·W2 + b2 (optionally LayerNorm'ed X) through OpenBLAS or oneDNN";
+    return "dense FFN baseline Y = act(X·W1 + b1)·W2 + b2 (optionally LayerNorm'ed X) through OpenBLAS, BLIS, oneDNN "
+           "or libtorch";
   }
   std::vector<ParamSpec> params() const override {
     return {ParamSpec::integer("d", 512, 1, 65536, "model width (d_in = d_out)"),
             ParamSpec::integer("d_ff", 2048, 1, 1 << 20, "hidden width"),
             ParamSpec::choice("activation", "gelu_erf", {"gelu_erf", "gelu_tanh", "relu"}, "hidden activation"),
-            ParamSpec::choice("impl", "openblas", {"openblas", "onednn", "naive"},
-                              "openblas: 2 sgemm + fused vector epilogue; onednn: matmul with bias+act "
-                              "post-ops; naive: the scalar reference"),
+            ParamSpec::choice("impl", "openblas", {"openblas", "blis", "onednn", "libtorch", "naive"},
+                              "openblas / blis: 2 sgemm + fused vector epilogue; onednn: matmul with bias+act "
+                              "post-ops; libtorch: PyTorch's C++ functional linear, gelu, layer_norm; naive: the "
+                              "scalar reference"),
             ParamSpec::choice("precision", "fp32", {"fp32", "bf16", "int8"},
-                              "weights and hidden layer; bf16 and int8 (s8 weights with a step per output channel, "
-                              "X and the hidden layer quantized per call) need onednn"),
+                              "weights and hidden layer; bf16 needs onednn or libtorch, int8 (s8 weights with a step "
+                              "per output channel, X and the hidden layer quantized per call) needs onednn"),
             ParamSpec::choice("layernorm", "false", {"true", "false"},
                               "LayerNorm (affine, γ = 1, β = 0, ε = 1e-5) in front, as in LookupFFN's dense baseline"),
             weights_param()};
   }
   void validate(const Config& c) const override {
-    if (const std::string p = c.str("precision"); p != "fp32" && c.str("impl") != "onednn")
-      throw ConfigError("precision", p, fmt::format("needs impl=onednn (impl={} has no {})", c.str("impl"), p));
+    const std::string impl = c.str("impl"), precision = c.str("precision");
+    if (impl == "libtorch" && !libtorch_available())
+      throw ConfigError("impl", "libtorch",
+                        "this build has no libtorch (configure with -DFFNBENCH_LIBTORCH=ON, Debian package "
+                        "libtorch-dev); allowed here: openblas, blis, onednn, naive");
+    if (precision == "bf16" && impl != "onednn" && impl != "libtorch")
+      throw ConfigError("precision", precision,
+                        fmt::format("needs impl=onednn or impl=libtorch (impl={} has no bf16)", impl));
+    if (precision == "int8" && impl != "onednn")
+      throw ConfigError("precision", precision, fmt::format("needs impl=onednn (impl={} has no int8)", impl));
     trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {

@@ -1,0 +1,103 @@
+#include "gemm_ffn/libtorch_ffn.hpp"
+
+#include <stdexcept>
+
+#ifdef FFNBENCH_HAVE_LIBTORCH
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <omp.h>
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/linear.h>
+#include <torch/nn/functional/normalization.h>
+#include <torch/version.h>
+#endif
+
+namespace ffnbench {
+
+#ifdef FFNBENCH_HAVE_LIBTORCH
+namespace {
+
+namespace F = torch::nn::functional;
+
+// A [rows][cols] row-major fp32 buffer as a tensor that owns a copy, transposed if asked.
+at::Tensor copy_of(const AlignedVector<float>& v, std::vector<int64_t> shape, bool transpose, at::ScalarType dtype) {
+  at::Tensor t = torch::from_blob(const_cast<float*>(v.data()), shape, torch::kFloat32);
+  if (transpose) t = t.t();
+  return t.to(dtype).contiguous();
+}
+
+class TorchFfn final : public LibtorchFfn {
+ public:
+  TorchFfn(const DenseFfnWeights& w, const std::string& activation, bool bf16)
+      : d_(w.d), activation_(activation), dtype_(bf16 ? torch::kBFloat16 : torch::kFloat32) {
+    set_threads();
+    // PyTorch's Linear keeps weight [out][in]; ours are [in][out].
+    w1_ = copy_of(w.w1, {w.d, w.d_ff}, true, dtype_);
+    b1_ = copy_of(w.b1, {w.d_ff}, false, dtype_);
+    w2_ = copy_of(w.w2, {w.d_ff, w.d}, true, dtype_);
+    b2_ = copy_of(w.b2, {w.d}, false, dtype_);
+    if (w.has_layernorm()) {
+      gamma_ = copy_of(w.ln_gamma, {w.d}, false, dtype_);
+      beta_ = copy_of(w.ln_beta, {w.d}, false, dtype_);
+    }
+  }
+
+  void forward(const float* X, float* Y, int64_t tokens) override {
+    set_threads();
+    c10::InferenceMode inference;  // no autograd bookkeeping, as torch.inference_mode()
+    at::Tensor x = torch::from_blob(const_cast<float*>(X), {tokens, d_}, torch::kFloat32);
+    if (dtype_ != torch::kFloat32) x = x.to(dtype_);
+    if (gamma_.defined())
+      x = F::layer_norm(x, F::LayerNormFuncOptions({d_}).weight(gamma_).bias(beta_).eps(1e-5));
+    at::Tensor h = F::linear(x, w1_, b1_);
+    if (activation_ == "relu") h = F::relu(h);
+    else h = F::gelu(h, F::GELUFuncOptions().approximate(activation_ == "gelu_tanh" ? "tanh" : "none"));
+    at::Tensor y = F::linear(h, w2_, b2_);
+    // The harness's output buffer: one copy (and the bf16 → fp32 conversion) of N·d values.
+    torch::from_blob(Y, {tokens, d_}, torch::kFloat32).copy_(y);
+  }
+
+  std::vector<MemoryRegion> regions() const override {
+    std::vector<MemoryRegion> r;
+    for (const at::Tensor* t : {&w1_, &b1_, &w2_, &b2_, &gamma_, &beta_})
+      if (t->defined()) r.push_back({t->data_ptr(), static_cast<size_t>(t->nbytes())});
+    return r;
+  }
+
+  std::map<std::string, std::string> extras() const override {
+    return {{"torch_version", TORCH_VERSION}, {"torch_threads", std::to_string(at::get_num_threads())}};
+  }
+
+ private:
+  // at::set_num_threads is process-wide: set it to the point's thread count (the harness's
+  // omp_set_num_threads) whenever it differs, so points of other thread counts cannot leak in.
+  static void set_threads() {
+    const int threads = omp_get_max_threads();
+    if (at::get_num_threads() != threads) at::set_num_threads(threads);
+  }
+
+  int64_t d_;
+  std::string activation_;
+  at::ScalarType dtype_;
+  at::Tensor w1_, b1_, w2_, b2_, gamma_, beta_;
+};
+
+}  // namespace
+
+bool libtorch_available() { return true; }
+
+std::unique_ptr<LibtorchFfn> make_libtorch_ffn(const DenseFfnWeights& w, const std::string& activation, bool bf16) {
+  return std::make_unique<TorchFfn>(w, activation, bf16);
+}
+
+#else
+
+bool libtorch_available() { return false; }
+
+std::unique_ptr<LibtorchFfn> make_libtorch_ffn(const DenseFfnWeights&, const std::string&, bool) {
+  throw std::logic_error("impl=libtorch: this build has no libtorch (validate() refuses it first)");
+}
+
+#endif
+
+}  // namespace ffnbench
