@@ -133,6 +133,34 @@ def speedups(points, d_ff=None):
     return out
 
 
+# The floor the dense baseline is held to: the bare pair of matmuls of its shapes (gemm_floor).
+# At fp32 the faster of the OpenBLAS and BLIS sgemm pairs; at bf16 and int8 oneDNN's bare
+# matmuls. oneDNN's fp32 pair is measured next to them but is not the fp32 floor.
+FLOOR = "gemm_floor"
+FLOOR_IMPLS = {"fp32": ("openblas", "blis"), "bf16": ("onednn",), "int8": ("onednn",)}
+
+
+def is_floor(points):
+    """Which rows are floor candidates: gemm_floor points whose impl is a floor impl of their precision."""
+    if points.empty:
+        return pd.Series(dtype=bool)
+    return points.apply(lambda r: r["variant"] == FLOOR and r.get("impl") in FLOOR_IMPLS.get(r.get("precision"), ()),
+                        axis=1)
+
+
+def dense_floor(points):
+    """The floor per (machine, tokens, threads, d_in, d_out, precision): the fastest floor candidate
+    (is_floor). Columns: the keys, floor_time_s, floor_impl, floor_d_ff."""
+    cand = points[is_floor(points)] if len(points) else points
+    if cand.empty:
+        return pd.DataFrame(columns=KEYS + ["floor_time_s", "floor_impl", "floor_d_ff"])
+    cand = cand.assign(floor_d_ff=pd.to_numeric(cand.get("p_d_ff", pd.Series(index=cand.index, dtype=float)),
+                                                errors="coerce"))
+    best = cand.sort_values("time_median_s", kind="stable").drop_duplicates(KEYS + ["floor_d_ff"], keep="first")
+    best = best.rename(columns={"time_median_s": "floor_time_s", "impl": "floor_impl"})
+    return best[KEYS + ["floor_time_s", "floor_impl", "floor_d_ff"]].reset_index(drop=True)
+
+
 def load_reps(folder):
     """reps.csv of a run or merged folder (every repetition: run_id, point_id, repetition, time_s,
     and in newer runs round and position), or an empty frame where there is none."""

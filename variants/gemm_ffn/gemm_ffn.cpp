@@ -218,13 +218,16 @@ class GemmFfnKernel final : public Kernel {
     const double ln_flops = ln ? kLayerNormFlopsPerElement * n * d : 0.0;
     Cost c;
     c.flops = 4.0 * n * d * f + ln_flops;
-    c.weight_bytes = (2.0 * d * f) * wbytes + 4.0 * (d + f) + (ln ? 8.0 * d : 0.0);  // W1, W2, b1, b2, γ, β
+    // libtorch bf16 keeps b1, b2, γ and β in bf16 too (the whole block converted, as model.to(bfloat16)).
+    const double vbytes = libtorch_ && bf16_ ? 2.0 : 4.0;
+    c.weight_bytes = (2.0 * d * f) * wbytes + vbytes * (d + f) + (ln ? 2.0 * vbytes * d : 0.0);  // W1, W2, b1, b2, γ, β
     if (int8_) c.weight_bytes += 4.0 * (f + d);                                     // steps per channel
     c.activation_bytes = 4.0 * n * d * 2 + 2.0 * n * f * wbytes;  // X, Y; H written and read
     if (ln) c.activation_bytes += 2.0 * 4.0 * n * d;             // LN(X) written and read (fp32)
     if (bf16_) c.activation_bytes += 2.0 * 2.0 * n * d;          // the bf16 copy of the input
     const double int8_extra = int8_ ? 2.0 * 1.0 * n * d + 4.0 * n * d + 8.0 * n * f : 0.0;
     c.activation_bytes += int8_extra;  // int8: X read again for its max, its s8 copy; fp32 hidden out and in
+    if (libtorch_) c.activation_bytes += 2.0 * n * f * wbytes;   // F::gelu writes a new tensor: H' out and in
     c.working_set_bytes = c.weight_bytes;
     if (!stage_names().empty()) {
       // LayerNorm streams X in and LN(X) out; the FFN streams LN(X) in, Y out and H out and
@@ -261,10 +264,9 @@ class GemmFfnKernel final : public Kernel {
   // read by a call, so they are not flushed), its hidden layer, bf16 input copy and scratchpad.
   std::vector<MemoryRegion> memory_regions() const override {
     std::vector<MemoryRegion> r;
+    if (libtorch_) return libtorch_->regions();  // its own copies of every weight, γ and β included
     if (onednn_) {
       r = onednn_->regions();
-    } else if (libtorch_) {
-      r = libtorch_->regions();
     } else {
       r = {{w_.w1.data(), w_.w1.size() * 4}, {w_.w2.data(), w_.w2.size() * 4}, {w_.b1.data(), w_.b1.size() * 4},
            {w_.b2.data(), w_.b2.size() * 4}};
