@@ -30,8 +30,8 @@ find_path(BLIS_INCLUDE_DIR blis.h PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTUR
 find_file(BLIS_LIBRARY libblis.so.4 PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp NO_DEFAULT_PATH REQUIRED)
 
 # libtorch (libtorch-dev) for gemm_ffn impl=libtorch: on by default where it is found. Its headers
-# are compiled into one file only (variants/gemm_ffn/libtorch_ffn.cpp); the other files never see
-# them, and its libraries are linked but pass no compile flags on.
+# and libraries go into one module only (libffnbench_torch.so, CMakeLists.txt), which the
+# executables load when a libtorch kernel is built.
 find_package(Torch QUIET)
 option(FFNBENCH_LIBTORCH "Build gemm_ffn impl=libtorch (PyTorch's C++ frontend, Debian libtorch-dev)" ${Torch_FOUND})
 if(FFNBENCH_LIBTORCH AND NOT Torch_FOUND)

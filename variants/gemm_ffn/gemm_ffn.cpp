@@ -368,9 +368,7 @@ class GemmFfnVariant final : public Variant {
   void validate(const Config& c) const override {
     const std::string impl = c.str("impl"), precision = c.str("precision");
     if (impl == "libtorch" && !libtorch_available())
-      throw ConfigError("impl", "libtorch",
-                        "this build has no libtorch (configure with -DFFNBENCH_LIBTORCH=ON, Debian package "
-                        "libtorch-dev); allowed here: openblas, blis, onednn, naive");
+      throw ConfigError("impl", "libtorch", libtorch_unavailable_reason() + "; allowed here: openblas, blis, onednn, naive");
     if (precision == "bf16" && impl != "onednn" && impl != "libtorch")
       throw ConfigError("precision", precision,
                         fmt::format("needs impl=onednn or impl=libtorch (impl={} has no bf16)", impl));

@@ -1,110 +1,74 @@
+// impl = libtorch's loader: libffnbench_torch.so (torch/libtorch_module.cpp, built with
+// FFNBENCH_LIBTORCH) is dlopen'ed on the first libtorch kernel, so only processes that run one
+// load libtorch.
 #include "gemm_ffn/libtorch_ffn.hpp"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
 #include <stdexcept>
 
-#ifdef FFNBENCH_HAVE_LIBTORCH
-#include <ATen/Parallel.h>
-#include <ATen/ops/linear.h>
-#include <c10/core/InferenceMode.h>
-#include <omp.h>
-#include <torch/nn/functional/activation.h>
-#include <torch/nn/functional/linear.h>
-#include <torch/nn/functional/normalization.h>
-#include <torch/version.h>
-#endif
-
 namespace ffnbench {
-
-#ifdef FFNBENCH_HAVE_LIBTORCH
 namespace {
 
-namespace F = torch::nn::functional;
+using Factory = LibtorchFfn* (*)(const DenseFfnWeights*, const char*, bool);
 
-// A [rows][cols] row-major fp32 buffer as a tensor that owns a copy, transposed if asked.
-at::Tensor copy_of(const AlignedVector<float>& v, std::vector<int64_t> shape, bool transpose, at::ScalarType dtype) {
-  at::Tensor t = torch::from_blob(const_cast<float*>(v.data()), shape, torch::kFloat32);
-  if (transpose) t = t.t();
-  return t.to(dtype).contiguous();
-}
-
-class TorchFfn final : public LibtorchFfn {
- public:
-  TorchFfn(const DenseFfnWeights& w, const std::string& activation, bool bf16)
-      : d_(w.d), activation_(activation), dtype_(bf16 ? torch::kBFloat16 : torch::kFloat32) {
-    set_threads();
-    // PyTorch's Linear keeps weight [out][in]; ours are [in][out].
-    w1_ = copy_of(w.w1, {w.d, w.d_ff}, true, dtype_);
-    b1_ = copy_of(w.b1, {w.d_ff}, false, dtype_);
-    w2_ = copy_of(w.w2, {w.d_ff, w.d}, true, dtype_);
-    b2_ = copy_of(w.b2, {w.d}, false, dtype_);
-    if (w.has_layernorm()) {
-      gamma_ = copy_of(w.ln_gamma, {w.d}, false, dtype_);
-      beta_ = copy_of(w.ln_beta, {w.d}, false, dtype_);
-    }
-  }
-
-  // What is timed, as a PyTorch user's forward pays it: the input wrapped without a copy (bf16:
-  // its conversion), LayerNorm, linear, GELU (a new tensor, as nn.GELU), linear into Y (bf16:
-  // a bf16 result converted into Y). PyTorch allocates the intermediates on every call.
-  void forward(const float* X, float* Y, int64_t tokens) override {
-    set_threads();
-    c10::InferenceMode inference;  // no autograd bookkeeping, as torch.inference_mode()
-    at::Tensor x = torch::from_blob(const_cast<float*>(X), {tokens, d_}, torch::kFloat32);
-    if (dtype_ != torch::kFloat32) x = x.to(dtype_);
-    if (gamma_.defined())
-      x = F::layer_norm(x, F::LayerNormFuncOptions({d_}).weight(gamma_).bias(beta_).eps(1e-5));
-    at::Tensor h = F::linear(x, w1_, b1_);
-    if (activation_ == "relu") h = F::relu(h);
-    else h = F::gelu(h, F::GELUFuncOptions().approximate(activation_ == "gelu_tanh" ? "tanh" : "none"));
-    at::Tensor out = torch::from_blob(Y, {tokens, d_}, torch::kFloat32);
-    if (dtype_ == torch::kFloat32) {
-      at::linear_out(out, h, w2_, b2_);  // F::linear's own op, writing the caller's buffer: no extra copy
-    } else {
-      out.copy_(F::linear(h, w2_, b2_));  // bf16 → fp32, what a caller with fp32 activations pays
-    }
-  }
-
-  std::vector<MemoryRegion> regions() const override {
-    std::vector<MemoryRegion> r;
-    for (const at::Tensor* t : {&w1_, &b1_, &w2_, &b2_, &gamma_, &beta_})
-      if (t->defined()) r.push_back({t->data_ptr(), static_cast<size_t>(t->nbytes())});
-    return r;
-  }
-
-  std::map<std::string, std::string> extras() const override {
-    return {{"torch_version", TORCH_VERSION}, {"torch_threads", std::to_string(at::get_num_threads())}};
-  }
-
- private:
-  // at::set_num_threads is process-wide: set it to the point's thread count (the harness's
-  // omp_set_num_threads) whenever it differs, so points of other thread counts cannot leak in.
-  static void set_threads() {
-    const int threads = omp_get_max_threads();
-    if (at::get_num_threads() != threads) at::set_num_threads(threads);
-  }
-
-  int64_t d_;
-  std::string activation_;
-  at::ScalarType dtype_;
-  at::Tensor w1_, b1_, w2_, b2_, gamma_, beta_;
+struct Module {
+  Factory make = nullptr;
+  std::string error;  // why it could not be loaded
 };
+
+#ifdef FFNBENCH_TORCH_MODULE
+// Next to the executable (ffnbench), one folder up (tests/ffnbench_tests), else where it was built.
+std::vector<std::string> module_candidates() {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string name = std::filesystem::path(FFNBENCH_TORCH_MODULE).filename().string();
+  if (!ec) {
+    paths.push_back((exe.parent_path() / name).string());
+    paths.push_back((exe.parent_path().parent_path() / name).string());
+  }
+  paths.push_back(FFNBENCH_TORCH_MODULE);
+  return paths;
+}
+#endif
+
+const Module& module() {
+  static Module m;
+  static std::once_flag once;
+  std::call_once(once, [] {
+#ifdef FFNBENCH_TORCH_MODULE
+    for (const std::string& path : module_candidates()) {
+      if (!std::filesystem::exists(path)) continue;
+      void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!h) {
+        m.error = std::string("cannot load ") + path + ": " + dlerror();
+        return;
+      }
+      m.make = reinterpret_cast<Factory>(dlsym(h, "ffnbench_make_libtorch_ffn"));
+      if (!m.make) m.error = path + " has no ffnbench_make_libtorch_ffn";
+      return;
+    }
+    m.error = std::string("its module ") + FFNBENCH_TORCH_MODULE + " is missing (rebuild)";
+#else
+    m.error = "this build has no libtorch (configure with -DFFNBENCH_LIBTORCH=ON, Debian package libtorch-dev)";
+#endif
+  });
+  return m;
+}
 
 }  // namespace
 
-bool libtorch_available() { return true; }
+bool libtorch_available() { return module().make != nullptr; }
+
+std::string libtorch_unavailable_reason() { return module().error; }
 
 std::unique_ptr<LibtorchFfn> make_libtorch_ffn(const DenseFfnWeights& w, const std::string& activation, bool bf16) {
-  return std::make_unique<TorchFfn>(w, activation, bf16);
+  if (!module().make) throw std::logic_error("impl=libtorch: " + module().error + " (validate() refuses it first)");
+  return std::unique_ptr<LibtorchFfn>(module().make(&w, activation.c_str(), bf16));
 }
-
-#else
-
-bool libtorch_available() { return false; }
-
-std::unique_ptr<LibtorchFfn> make_libtorch_ffn(const DenseFfnWeights&, const std::string&, bool) {
-  throw std::logic_error("impl=libtorch: this build has no libtorch (validate() refuses it first)");
-}
-
-#endif
 
 }  // namespace ffnbench

@@ -2,8 +2,8 @@
 // (Debian's libtorch-dev): torch::nn::functional::layer_norm (optional), linear, gelu (erf or
 // tanh) or relu, linear; at::set_num_threads(the point's threads); fp32, or the whole block in
 // bf16 (weights, LayerNorm, activations: model.to(torch.bfloat16)). Every torch header stays in
-// libtorch_ffn.cpp, the one translation unit built only with FFNBENCH_LIBTORCH (they take a
-// minute to compile); this header is torch-free.
+// torch/libtorch_module.cpp, built only with FFNBENCH_LIBTORCH into a module of its own that
+// libtorch_ffn.cpp loads on first use; this header is torch-free.
 #pragma once
 
 #include <map>
@@ -25,8 +25,9 @@ class LibtorchFfn {
   virtual std::map<std::string, std::string> extras() const = 0;
 };
 
-// Whether this build has libtorch (CMake option FFNBENCH_LIBTORCH).
+// Whether this build has libtorch (CMake option FFNBENCH_LIBTORCH) and its module loads; if not, why.
 bool libtorch_available();
+std::string libtorch_unavailable_reason();
 
 // The block on the same weights as the other impls (`w`, [in][out], copied to PyTorch's [out][in]).
 // `activation`: gelu_erf | gelu_tanh | relu. Throws std::logic_error in a build without libtorch.
