@@ -73,6 +73,10 @@ TEST(DenseLibraries, ExtrasNameTheLibraryThatRan) {
     const auto e = blis->extras(), o = openblas->extras();
     EXPECT_NE(e.at("blas_library").find("blis"), std::string::npos) << variant << ": " << e.at("blas_library");
     EXPECT_TRUE(std::regex_match(e.at("blis_version"), std::regex(R"(\d+\.\d+(\.\d+)?.*)"))) << e.at("blis_version");
+    // The kernel set BLIS chose: one of its x86-64 sub-configurations, or its portable fallback.
+    EXPECT_TRUE(std::regex_match(e.at("blis_arch"), std::regex("zen[0-9]?|skx|knl|haswell|sandybridge|penryn|excavator|"
+                                                               "steamroller|piledriver|bulldozer|generic")))
+        << e.at("blis_arch");
     EXPECT_NE(o.at("blas_library").find("openblas"), std::string::npos) << variant << ": " << o.at("blas_library");
     EXPECT_EQ(o.count("blis_version"), 0u);
   }

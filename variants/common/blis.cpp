@@ -20,6 +20,8 @@ struct BlisApi {
   void* handle = nullptr;
   decltype(&bli_sgemm_ex) sgemm_ex = nullptr;
   decltype(&bli_info_get_version_str) version = nullptr;
+  decltype(&bli_arch_query_id) arch_id = nullptr;
+  decltype(&bli_arch_string) arch_name = nullptr;
 };
 
 void* symbol(void* handle, const char* name) {
@@ -40,6 +42,8 @@ const BlisApi& blis() {
                                " (Debian: apt-get install libblis-openmp-dev)");
     api.sgemm_ex = reinterpret_cast<decltype(&bli_sgemm_ex)>(symbol(h, "bli_sgemm_ex"));
     api.version = reinterpret_cast<decltype(&bli_info_get_version_str)>(symbol(h, "bli_info_get_version_str"));
+    api.arch_id = reinterpret_cast<decltype(&bli_arch_query_id)>(symbol(h, "bli_arch_query_id"));
+    api.arch_name = reinterpret_cast<decltype(&bli_arch_string)>(symbol(h, "bli_arch_string"));
     api.handle = h;
   });
   return api;
@@ -66,6 +70,8 @@ void blis_sgemm_rowmajor(int64_t m, int64_t n, int64_t k, float alpha, const flo
 }
 
 std::string blis_version() { return blis().version(); }
+
+std::string blis_arch() { return blis().arch_name(blis().arch_id()); }
 
 std::string blis_gemm_library_file() { return file_of(reinterpret_cast<const void*>(blis().sgemm_ex)); }
 

@@ -19,6 +19,10 @@ void blis_sgemm_rowmajor(int64_t m, int64_t n, int64_t k, float alpha, const flo
 // "0.9.0": bli_info_get_version_str of the loaded library. Throws if BLIS cannot be loaded.
 std::string blis_version();
 
+// The sub-configuration (kernel set) BLIS chose for this CPU at load: "zen3", "skx", "haswell",
+// or "generic" (portable C reference kernels) for a CPU it does not know.
+std::string blis_arch();
+
 // The file each library's gemm entry point really lives in (dladdr): bli_sgemm_ex as loaded
 // here, and cblas_sgemm as the process's global symbol lookup binds it (what sgemm_rowmajor calls).
 std::string blis_gemm_library_file();

@@ -297,7 +297,8 @@ class GemmFfnKernel final : public Kernel {
   // Which library really ran: the file holding the gemm entry point called (dladdr), its version.
   std::map<std::string, std::string> extras() const override {
     if (impl_ == "openblas") return {{"blas_library", cblas_sgemm_library_file()}};
-    if (impl_ == "blis") return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}};
+    if (impl_ == "blis")
+      return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}, {"blis_arch", blis_arch()}};
     if (libtorch_) return libtorch_->extras();
     if (!onednn_) return {};
     std::map<std::string, std::string> e = {{"onednn_impl", onednn_->impl_info()}};

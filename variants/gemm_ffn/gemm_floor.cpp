@@ -66,7 +66,8 @@ class GemmFloorKernel final : public Kernel {
   // called (dladdr) and BLIS's version.
   std::map<std::string, std::string> extras() const override {
     if (onednn_) return {{"onednn_impl", onednn_->impl_info()}};
-    if (impl_ == "blis") return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}};
+    if (impl_ == "blis")
+      return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}, {"blis_arch", blis_arch()}};
     return {{"blas_library", cblas_sgemm_library_file()}};
   }
 
