@@ -21,3 +21,30 @@ add_library(ffnbench::likwid ALIAS ffnbench_likwid)
 
 # valgrind's client requests (callgrind.h) bracket kernels for the cachesim backend.
 find_path(VALGRIND_INCLUDE_DIR valgrind/callgrind.h REQUIRED)
+
+# BLIS (libblis-openmp-dev), the OpenMP flavour. It exports the same sgemm_/cblas_* symbols as
+# OpenBLAS, so it is not linked: variants/common/blis.cpp dlopens this file (RTLD_LOCAL) and
+# compiles against its blis.h alone (not on any other file's include path: its cblas.h would
+# shadow OpenBLAS's).
+find_path(BLIS_INCLUDE_DIR blis.h PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp NO_DEFAULT_PATH REQUIRED)
+find_file(BLIS_LIBRARY libblis.so.4 PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp NO_DEFAULT_PATH REQUIRED)
+
+# libtorch (libtorch-dev) for gemm_ffn impl=libtorch: on by default where it is found. Its headers
+# and libraries go into one module only (libffnbench_torch.so, CMakeLists.txt), which the
+# executables load when a libtorch kernel is built.
+find_package(Torch QUIET)
+option(FFNBENCH_LIBTORCH "Build gemm_ffn impl=libtorch (PyTorch's C++ frontend, Debian libtorch-dev)" ${Torch_FOUND})
+if(FFNBENCH_LIBTORCH AND NOT Torch_FOUND)
+  message(FATAL_ERROR "FFNBENCH_LIBTORCH=ON but libtorch was not found (Debian: apt-get install libtorch-dev)")
+endif()
+if(FFNBENCH_LIBTORCH)
+  find_library(TORCH_CPU_LIBRARY torch_cpu REQUIRED)
+  find_library(C10_LIBRARY c10 REQUIRED)
+  set(FFNBENCH_TORCH_LINK ${TORCH_LIBRARY} ${TORCH_CPU_LIBRARY} ${C10_LIBRARY})
+  # TorchConfig lists /usr/include itself: as a -I it would break libstdc++'s #include_next.
+  set(FFNBENCH_TORCH_INCLUDE_DIRS ${TORCH_INCLUDE_DIRS})
+  list(REMOVE_ITEM FFNBENCH_TORCH_INCLUDE_DIRS /usr/include)
+  message(STATUS "ffnbench: impl=libtorch built against ${TORCH_LIBRARY}")
+else()
+  message(STATUS "ffnbench: impl=libtorch not built (FFNBENCH_LIBTORCH=OFF)")
+endif()

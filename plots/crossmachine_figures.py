@@ -82,7 +82,7 @@ def speedup_by_machine(points, machines, folder):
     classes = [c for c in THREAD_CLASSES if c in set(head["thread_class"])]
     common, short = ffnstyle.common_label_parts(sorted(head["series"].unique()))
     head = head.assign(series=head["series"].map(dict(zip(sorted(head["series"].unique()), short))))
-    variants = head[~head["block"].isin(REFERENCE_BLOCKS)]
+    variants = head[~head["variant"].isin(REFERENCE_BLOCKS)]
     n_series = variants["series"].nunique()
     heights = [bar_height_in(n_series, len(machine_ids)) + 0.6 for _ in classes]
     fig, axes = plt.subplots(len(classes), 1, figsize=ffnstyle.size("page", height=sum(heights)), squeeze=False,
@@ -95,7 +95,9 @@ def speedup_by_machine(points, machines, folder):
         ax.axvline(1.0, color="black", linewidth=0.8)
         for k, mid in enumerate(machine_ids):
             for block, name in REFERENCE_BLOCKS.items():
-                level = head[(head["block"] == block) & (head["thread_class"] == tclass) & (head["machine_id"] == mid)]
+                # The floor as ds.dense_floor defines it (fp32: the faster of OpenBLAS and BLIS).
+                level = head[(head["variant"] == block) & (head["thread_class"] == tclass) & (head["machine_id"] == mid)]
+                level = level[ds.is_floor(level)] if len(level) else level
                 if len(level):
                     ffnstyle.reference_line(ax, level["speedup"].max(), f"{name}, {ds.short_name(machines[mid])}",
                                             axis="x", color=ffnstyle.sequence_color(k), linestyle=":")

@@ -245,6 +245,35 @@ def speedups(points, d_ff=None, overall=False):
     return out[out["base_time_s"].notna()].reset_index(drop=True)
 
 
+# The floor the dense baseline is held to: the bare pair of matmuls of its shapes (gemm_floor).
+# At fp32 the fastest of the OpenBLAS, BLIS and oneDNN bare pairs (a floor no dense run beats:
+# where OpenBLAS lacks kernels for the CPU, oneDNN's fp32 matmul is the faster); at bf16 and int8
+# oneDNN's bare matmuls.
+FLOOR = "gemm_floor"
+FLOOR_IMPLS = {"fp32": ("openblas", "blis", "onednn"), "bf16": ("onednn",), "int8": ("onednn",)}
+
+
+def is_floor(points):
+    """Which rows are floor candidates: gemm_floor points whose impl is a floor impl of their precision."""
+    if points.empty:
+        return pd.Series(dtype=bool)
+    return points.apply(lambda r: r["variant"] == FLOOR and r.get("impl") in FLOOR_IMPLS.get(r.get("precision"), ()),
+                        axis=1)
+
+
+def dense_floor(points):
+    """The floor per (machine, tokens, threads, d_in, d_out, precision): the fastest floor candidate
+    (is_floor). Columns: the keys, floor_time_s, floor_impl, floor_d_ff."""
+    cand = points[is_floor(points)] if len(points) else points
+    if cand.empty:
+        return pd.DataFrame(columns=KEYS + ["floor_time_s", "floor_impl", "floor_d_ff"])
+    cand = cand.assign(floor_d_ff=pd.to_numeric(cand.get("p_d_ff", pd.Series(index=cand.index, dtype=float)),
+                                                errors="coerce"))
+    best = cand.sort_values("time_median_s", kind="stable").drop_duplicates(KEYS + ["floor_d_ff"], keep="first")
+    best = best.rename(columns={"time_median_s": "floor_time_s", "impl": "floor_impl"})
+    return best[KEYS + ["floor_time_s", "floor_impl", "floor_d_ff"]].reset_index(drop=True)
+
+
 def load_reps(folder):
     """reps.csv of a run or merged folder (every repetition: run_id, point_id, repetition, time_s,
     and in newer runs round and position), or an empty frame where there is none."""

@@ -9,6 +9,8 @@ packages=(
   valgrind                                        # the cachesim counter backend
   libfmt-dev libboost-program-options-dev nlohmann-json3-dev
   libopenblas-openmp-dev libdnnl-dev              # dense baselines: OpenBLAS (OpenMP), oneDNN
+  libblis-openmp-dev                              # dense baseline: BLIS (OpenMP), loaded beside OpenBLAS
+  libtorch-dev                                    # gemm_ffn impl=libtorch (PyTorch's C++ frontend; CMake FFNBENCH_LIBTORCH)
   ocl-icd-opencl-dev                              # oneDNN's CMake config requires OpenCL (its GPU runtime)
   python3 python3-matplotlib python3-pandas       # figures
   python3-torch python3-numpy dataset-fashion-mnist  # training/: the layers trained on Fashion-MNIST

@@ -12,6 +12,7 @@
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 #include "gemm_ffn/layer_norm.hpp"
+#include "gemm_ffn/libtorch_ffn.hpp"
 #include "support_kernels.hpp"
 #include "support_run_folders.hpp"
 
@@ -108,6 +109,20 @@ Errors errors_vs_independent(const std::map<std::string, std::string>& given, in
   return e;
 }
 
+// Every fp32 impl of this build (libtorch where it was built with FFNBENCH_LIBTORCH).
+std::vector<std::string> fp32_impls() {
+  std::vector<std::string> impls = {"openblas", "blis", "onednn", "naive"};
+  if (libtorch_available()) impls.push_back("libtorch");
+  return impls;
+}
+
+// The impls with a bf16 path.
+std::vector<std::string> bf16_impls() {
+  std::vector<std::string> impls = {"onednn"};
+  if (libtorch_available()) impls.push_back("libtorch");
+  return impls;
+}
+
 std::vector<float> run(Kernel& k, const AlignedVector<float>& X, int64_t tokens) {
   AlignedVector<float> Y(tokens * k.d_out());
   k.forward(X.data(), Y.data(), tokens, nullptr);
@@ -119,13 +134,13 @@ std::vector<float> run(Kernel& k, const AlignedVector<float>& X, int64_t tokens)
 TEST(GemmFfn, EveryImplActivationAndLayerNormMatchesAnIndependentDoubleImplementation) {
   for (int threads : {1, 2}) {
     omp_set_num_threads(threads);
-    for (const char* impl : {"openblas", "onednn", "naive"})
+    for (const std::string& impl : fp32_impls())
       for (const char* act : {"gelu_erf", "gelu_tanh", "relu"})
         for (const char* ln : {"false", "true"})
           for (int64_t tokens : {1, 3, 65}) {
             Errors e = errors_vs_independent(
                 {{"impl", impl}, {"activation", act}, {"layernorm", ln}, {"d", "37"}, {"d_ff", "101"}}, 37, 101, tokens);
-            const std::string where = std::string(impl) + " " + act + " layernorm=" + ln + " N=" + std::to_string(tokens) +
+            const std::string where = impl + " " + act + " layernorm=" + ln + " N=" + std::to_string(tokens) +
                                       " T=" + std::to_string(threads);
             EXPECT_LT(e.forward, 1e-5) << where;
             EXPECT_LT(e.reference, 1e-5) << "the kernel's reference, " << where;
@@ -133,26 +148,29 @@ TEST(GemmFfn, EveryImplActivationAndLayerNormMatchesAnIndependentDoubleImplement
   }
 }
 
-TEST(GemmFfn, OpenblasPanelPathMatchesTheIndependentImplementationWithAndWithoutLayerNorm) {
+TEST(GemmFfn, OpenblasAndBlisPanelPathMatchesTheIndependentImplementationWithAndWithoutLayerNorm) {
   // d_ff = 8192 makes 256-row panels: 600 tokens on 2 threads take the panel path with a ragged
   // last panel (88 rows); the LayerNorm then runs per panel on the panel's thread.
   omp_set_num_threads(2);
-  for (const char* ln : {"false", "true"}) {
-    Errors e = errors_vs_independent({{"impl", "openblas"}, {"d", "24"}, {"d_ff", "8192"}, {"layernorm", ln}}, 24, 8192,
-                                     600, /*check_reference=*/false);
-    EXPECT_LT(e.forward, 1e-5) << "layernorm=" << ln;
-  }
+  for (const char* impl : {"openblas", "blis"})
+    for (const char* ln : {"false", "true"}) {
+      Errors e = errors_vs_independent({{"impl", impl}, {"d", "24"}, {"d_ff", "8192"}, {"layernorm", ln}}, 24, 8192,
+                                       600, /*check_reference=*/false);
+      EXPECT_LT(e.forward, 1e-5) << impl << " layernorm=" << ln;
+    }
 }
 
 TEST(GemmFfn, Bf16IsWithinItsStatedToleranceWithAndWithoutLayerNorm) {
-  for (const char* ln : {"false", "true"}) {
-    auto k = build("gemm_ffn", {{"impl", "onednn"}, {"precision", "bf16"}, {"layernorm", ln}, {"d", "64"}, {"d_ff", "96"}}, 33);
-    Errors e = errors_vs_independent({{"impl", "onednn"}, {"precision", "bf16"}, {"layernorm", ln}, {"d", "64"}, {"d_ff", "96"}},
-                                     64, 96, 33);
-    EXPECT_LT(e.forward, k->tolerance()) << ln;
-    EXPECT_GT(e.forward, 1e-5) << "bf16 that matches fp32 this closely did not run in bf16";
-    EXPECT_LT(e.reference, 1e-5) << ln;
-  }
+  for (const std::string& impl : bf16_impls())
+    for (const char* ln : {"false", "true"}) {
+      const std::map<std::string, std::string> given = {
+          {"impl", impl}, {"precision", "bf16"}, {"layernorm", ln}, {"d", "64"}, {"d_ff", "96"}};
+      auto k = build("gemm_ffn", given, 33);
+      Errors e = errors_vs_independent(given, 64, 96, 33);
+      EXPECT_LT(e.forward, k->tolerance()) << impl << " " << ln;
+      EXPECT_GT(e.forward, 1e-5) << impl << ": bf16 that matches fp32 this closely did not run in bf16";
+      EXPECT_LT(e.reference, 1e-5) << impl << " " << ln;
+    }
 }
 
 // d = d_ff = 2, W1 = W2 = I, b1 = 0, b2 = (0.5, −0.25): y = act(u) + b2, with u = x = (1, −1), or
@@ -221,8 +239,15 @@ TEST(GemmFfn, RepeatedAndInterleavedCallsReproduceTheirOutputs) {
   struct Setup {
     const char *impl, *precision, *ln;
   };
-  for (Setup s : {Setup{"openblas", "fp32", "false"}, Setup{"openblas", "fp32", "true"}, Setup{"onednn", "fp32", "false"},
-                  Setup{"onednn", "fp32", "true"}, Setup{"onednn", "bf16", "true"}, Setup{"naive", "fp32", "true"}}) {
+  std::vector<Setup> setups = {Setup{"openblas", "fp32", "false"}, Setup{"openblas", "fp32", "true"},
+                               Setup{"blis", "fp32", "true"},      Setup{"onednn", "fp32", "false"},
+                               Setup{"onednn", "fp32", "true"},    Setup{"onednn", "bf16", "true"},
+                               Setup{"naive", "fp32", "true"}};
+  if (libtorch_available()) {
+    setups.push_back({"libtorch", "fp32", "true"});
+    setups.push_back({"libtorch", "bf16", "false"});
+  }
+  for (Setup s : setups) {
     auto k = build("gemm_ffn", {{"impl", s.impl}, {"precision", s.precision}, {"layernorm", s.ln}, {"d", "40"}, {"d_ff", "72"}},
                    tokens);
     const auto X1 = random_input(tokens * 40, 1), X2 = random_input(tokens * 40, 2);
@@ -233,11 +258,13 @@ TEST(GemmFfn, RepeatedAndInterleavedCallsReproduceTheirOutputs) {
     EXPECT_EQ(run(*k, X1, tokens), first) << s.impl << " " << s.precision << " " << s.ln << ": after another input";
   }
   // The panel path (threads' hidden slices reused across panels and calls).
-  auto k = build("gemm_ffn", {{"impl", "openblas"}, {"layernorm", "true"}, {"d", "24"}, {"d_ff", "8192"}}, 600);
-  const auto X1 = random_input(600 * 24, 1), X2 = random_input(600 * 24, 2);
-  const auto first = run(*k, X1, 600);
-  run(*k, X2, 600);
-  EXPECT_EQ(run(*k, X1, 600), first);
+  for (const char* impl : {"openblas", "blis"}) {
+    auto k = build("gemm_ffn", {{"impl", impl}, {"layernorm", "true"}, {"d", "24"}, {"d_ff", "8192"}}, 600);
+    const auto X1 = random_input(600 * 24, 1), X2 = random_input(600 * 24, 2);
+    const auto first = run(*k, X1, 600);
+    run(*k, X2, 600);
+    EXPECT_EQ(run(*k, X1, 600), first) << impl;
+  }
 }
 
 TEST(GemmFfn, CostModelMatchesACountOfTheCodesWork) {
@@ -252,7 +279,7 @@ TEST(GemmFfn, CostModelMatchesACountOfTheCodesWork) {
       for (int64_t j = 0; j < f; ++j) gemms += 2;  // GEMM2
     for (int64_t i = 0; i < d; ++i) ln += 1 + (1 + 2) + (1 + 1 + 2);
   }
-  for (const char* impl : {"openblas", "onednn", "naive"}) {
+  for (const std::string& impl : fp32_impls()) {
     auto plain = build("gemm_ffn", {{"impl", impl}, {"d", "6"}, {"d_ff", "10"}}, n);
     EXPECT_DOUBLE_EQ(plain->cost(n).flops, gemms);
     EXPECT_TRUE(plain->cost(n).stage_flops.empty());
@@ -273,7 +300,7 @@ TEST(GemmFfn, CostModelMatchesACountOfTheCodesWork) {
 
 TEST(GemmFfn, LayerNormStagesAreTimed) {
   omp_set_num_threads(2);
-  for (const char* impl : {"openblas", "onednn"})
+  for (const char* impl : {"openblas", "blis", "onednn"})
     for (int64_t tokens : {9, 600}) {
       auto k = build("gemm_ffn", {{"impl", impl}, {"layernorm", "true"}, {"d", "24"}, {"d_ff", "8192"}}, tokens);
       ASSERT_EQ(k->stage_names(), (std::vector<std::string>{"layernorm", "ffn"}));
@@ -287,10 +314,10 @@ TEST(GemmFfn, LayerNormStagesAreTimed) {
 }
 
 TEST(GemmFfn, ColdModeRegionsCoverWhatACallReads) {
-  for (const char* impl : {"openblas", "onednn", "naive"})
+  for (const std::string& impl : fp32_impls())
     for (const char* precision : {"fp32", "bf16"})
       for (const char* ln : {"false", "true"}) {
-        if (std::string(precision) == "bf16" && std::string(impl) != "onednn") continue;
+        if (std::string(precision) == "bf16" && impl != "onednn" && impl != "libtorch") continue;
         auto k = build("gemm_ffn", {{"impl", impl}, {"precision", precision}, {"layernorm", ln}, {"d", "64"}, {"d_ff", "96"}}, 16);
         const auto X = random_input(16 * 64, 3);
         AlignedVector<float> Y(16 * 64);
@@ -301,10 +328,16 @@ TEST(GemmFfn, ColdModeRegionsCoverWhatACallReads) {
           bytes += r.bytes;
         }
         EXPECT_GE(bytes, k->cost(16).weight_bytes) << impl << " " << precision << " " << ln;
-        if (std::string(impl) == "openblas") {
+        if (impl == "openblas") {
           EXPECT_NE(k->cold_mode_gaps().find("OpenBLAS"), std::string::npos);
         }
-        if (std::string(impl) == "onednn") {
+        if (impl == "blis") {
+          EXPECT_NE(k->cold_mode_gaps().find("BLIS"), std::string::npos);
+        }
+        if (impl == "libtorch") {
+          EXPECT_NE(k->cold_mode_gaps().find("PyTorch"), std::string::npos);
+        }
+        if (impl == "onednn") {
           EXPECT_EQ(k->cold_mode_gaps(), "");
         }
       }
@@ -313,9 +346,22 @@ TEST(GemmFfn, ColdModeRegionsCoverWhatACallReads) {
 TEST(GemmFfn, ValidationMessages) {
   EXPECT_EQ(error_of("gemm_ffn", {{"d", "0"}}), "invalid value '0' for 'gemm_ffn.d': must be an integer in [1, 65536]");
   EXPECT_EQ(error_of("gemm_ffn", {{"impl", "mkl"}}),
-            "invalid value 'mkl' for 'gemm_ffn.impl': must be one of: openblas, onednn, naive");
-  EXPECT_EQ(error_of("gemm_ffn", {{"impl", "naive"}, {"precision", "bf16"}}),
-            "invalid value 'bf16' for 'gemm_ffn.precision': needs impl=onednn (impl=naive has no bf16)");
+            "invalid value 'mkl' for 'gemm_ffn.impl': must be one of: openblas, blis, onednn, libtorch, naive");
+  for (const char* impl : {"naive", "openblas", "blis"})
+    EXPECT_EQ(error_of("gemm_ffn", {{"impl", impl}, {"precision", "bf16"}}),
+              std::string("invalid value 'bf16' for 'gemm_ffn.precision': needs impl=onednn or impl=libtorch (impl=") +
+                  impl + " has no bf16)");
+  for (const char* impl : {"blis", "libtorch"}) {
+    if (std::string(impl) == "libtorch" && !libtorch_available()) continue;  // refused as an impl first (below)
+    EXPECT_EQ(error_of("gemm_ffn", {{"impl", impl}, {"precision", "int8"}}),
+              std::string("invalid value 'int8' for 'gemm_ffn.precision': needs impl=onednn (impl=") + impl +
+                  " has no int8)");
+  }
+  EXPECT_EQ(error_of("gemm_ffn", {{"impl", "libtorch"}}),
+            libtorch_available() ? "no error"
+                                 : "invalid value 'libtorch' for 'gemm_ffn.impl': this build has no libtorch (configure "
+                                   "with -DFFNBENCH_LIBTORCH=ON, Debian package libtorch-dev); allowed here: openblas, "
+                                   "blis, onednn, naive");
   EXPECT_EQ(error_of("gemm_ffn", {{"activation", "swish"}}),
             "invalid value 'swish' for 'gemm_ffn.activation': must be one of: gelu_erf, gelu_tanh, relu");
   for (const char* bad : {"yes", "1", "True", ""})

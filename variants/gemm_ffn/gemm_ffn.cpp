@@ -6,9 +6,9 @@
 // activation terms, O(N·(d_ff + d)), are left out by convention, as in the papers' counts), plus
 // 8·N·d for the LayerNorm when it is on (layer_norm.hpp says which 8). With the LayerNorm the
 // kernel reports two stages, layernorm and ffn: a pass of its own over the batch for onednn and
-// for small openblas batches; fused per panel (LN of the panel, then its two GEMMs, on one thread)
-// for large openblas batches, where the layernorm stage is the mean over threads of the time
-// each spent normalizing.
+// for small openblas/blis batches; fused per panel (LN of the panel, then its two GEMMs, on one
+// thread) for large openblas/blis batches, where the layernorm stage is the mean over threads of
+// the time each spent normalizing. libtorch is one call into PyTorch (libtorch_ffn.hpp): no stages.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -17,11 +17,13 @@
 #include <optional>
 
 #include "common/blas.hpp"
+#include "common/blis.hpp"
 #include "common/precision_error.hpp"
 #include "common/trained_weights.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 #include "gemm_ffn/layer_norm.hpp"
+#include "gemm_ffn/libtorch_ffn.hpp"
 #include "gemm_ffn/onednn_ffn.hpp"
 
 namespace ffnbench {
@@ -80,7 +82,7 @@ class GemmFfnKernel final : public Kernel {
         precision_(c.str("precision")),
         bf16_(precision_ == "bf16"),
         int8_(precision_ == "int8") {
-    if (impl_ == "openblas") {
+    if (blas_impl()) {
       const int64_t rows = std::min(max_tokens, static_cast<int64_t>(omp_get_max_threads()) * panel_rows());
       grow_scratch(hidden_, rows * w_.d_ff);
       if (w_.has_layernorm()) grow_scratch(normed_, rows * w_.d);
@@ -89,6 +91,16 @@ class GemmFfnKernel final : public Kernel {
       onednn_.emplace(w_, act_, parse_onednn_precision(precision_), max_tokens);
       if (w_.has_layernorm()) grow_scratch(normed_, max_tokens * w_.d);
     }
+    if (impl_ == "libtorch") libtorch_ = make_libtorch_ffn(w_, c.str("activation"), bf16_);
+  }
+
+  // openblas and blis share the panel structure and the fused epilogue; only the sgemm differs.
+  bool blas_impl() const { return impl_ == "openblas" || impl_ == "blis"; }
+  void sgemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+             float* C, int64_t ldc, bool parallel) {
+    if (impl_ == "blis")
+      return blis_sgemm_rowmajor(m, n, k, 1.0f, A, lda, B, ldb, false, beta, C, ldc, parallel ? omp_get_max_threads() : 1);
+    sgemm_rowmajor(m, n, k, 1.0f, A, lda, B, ldb, false, beta, C, ldc);
   }
 
   int64_t d_in() const override { return w_.d; }
@@ -96,6 +108,7 @@ class GemmFfnKernel final : public Kernel {
 
   void forward(const float* X, float* Y, int64_t tokens, StageTimer* stages) override {
     if (impl_ == "naive") return reference(X, Y, tokens);
+    if (libtorch_) return libtorch_->forward(X, Y, tokens);
     const bool ln = w_.has_layernorm();
     if (impl_ == "onednn") {
       const float* src = X;
@@ -170,7 +183,7 @@ class GemmFfnKernel final : public Kernel {
     }
   }
 
-  // Small batches (fewer panels than threads): the whole batch at once, OpenBLAS threaded.
+  // Small batches (fewer panels than threads): the whole batch at once, the BLAS threaded.
   void forward_openblas_whole(const float* X, float* Y, int64_t tokens) {
     grow_scratch(hidden_, tokens * w_.d_ff);
     two_layers(X, Y, tokens, hidden_.data(), /*parallel=*/true);
@@ -179,12 +192,12 @@ class GemmFfnKernel final : public Kernel {
   // H = act(X·W1 + b1) in place in `h`, then Y = b2 + H·W2.
   void two_layers(const float* X, float* Y, int64_t rows, float* h, bool parallel) {
     const int64_t d = w_.d, f = w_.d_ff;
-    sgemm_rowmajor(rows, f, d, 1.0f, X, d, w_.w1.data(), f, false, 0.0f, h, f);
+    sgemm(rows, f, d, X, d, w_.w1.data(), f, 0.0f, h, f, parallel);
     if (parallel) bias_activation_rows(h, rows, f, w_.b1.data(), act_);
     else bias_activation_rows_serial(h, rows, f, w_.b1.data(), act_);
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t t = 0; t < rows; ++t) std::copy(w_.b2.begin(), w_.b2.end(), Y + t * d);
-    sgemm_rowmajor(rows, d, f, 1.0f, h, f, w_.w2.data(), d, false, 1.0f, Y, d);
+    sgemm(rows, d, f, h, f, w_.w2.data(), d, 1.0f, Y, d, parallel);
   }
 
   int64_t panel_rows() const { return openblas_panel_rows(w_.d_ff); }
@@ -196,9 +209,9 @@ class GemmFfnKernel final : public Kernel {
   }
 
   // The stages are reported only with the LayerNorm on, and not by naive (the reference, untimed
-  // inside).
+  // inside) nor libtorch (one call into PyTorch's modules).
   std::vector<std::string> stage_names() const override {
-    if (!w_.has_layernorm() || impl_ == "naive") return {};
+    if (!w_.has_layernorm() || impl_ == "naive" || impl_ == "libtorch") return {};
     return {"layernorm", "ffn"};
   }
 
@@ -210,13 +223,16 @@ class GemmFfnKernel final : public Kernel {
     const double ln_flops = ln ? kLayerNormFlopsPerElement * n * d : 0.0;
     Cost c;
     c.flops = 4.0 * n * d * f + ln_flops;
-    c.weight_bytes = (2.0 * d * f) * wbytes + 4.0 * (d + f) + (ln ? 8.0 * d : 0.0);  // W1, W2, b1, b2, γ, β
+    // libtorch bf16 keeps b1, b2, γ and β in bf16 too (the whole block converted, as model.to(bfloat16)).
+    const double vbytes = libtorch_ && bf16_ ? 2.0 : 4.0;
+    c.weight_bytes = (2.0 * d * f) * wbytes + vbytes * (d + f) + (ln ? 2.0 * vbytes * d : 0.0);  // W1, W2, b1, b2, γ, β
     if (int8_) c.weight_bytes += 4.0 * (f + d);                                     // steps per channel
     c.activation_bytes = 4.0 * n * d * 2 + 2.0 * n * f * wbytes;  // X, Y; H written and read
     if (ln) c.activation_bytes += 2.0 * 4.0 * n * d;             // LN(X) written and read (fp32)
     if (bf16_) c.activation_bytes += 2.0 * 2.0 * n * d;          // the bf16 copy of the input
     const double int8_extra = int8_ ? 2.0 * 1.0 * n * d + 4.0 * n * d + 8.0 * n * f : 0.0;
     c.activation_bytes += int8_extra;  // int8: X read again for its max, its s8 copy; fp32 hidden out and in
+    if (libtorch_) c.activation_bytes += 2.0 * n * f * wbytes;   // F::gelu writes a new tensor: H' out and in
     c.working_set_bytes = c.weight_bytes;
     if (!stage_names().empty()) {
       // LayerNorm streams X in and LN(X) out; the FFN streams LN(X) in, Y out and H out and
@@ -240,12 +256,18 @@ class GemmFfnKernel final : public Kernel {
 
   bool uses_onednn() const override { return impl_ == "onednn"; }
   // oneDNN has bf16 matmuls only from AVX512-BF16 up (AMX) and runs int8 on VNNI / AMX-INT8.
-  std::string needs_isa() const override { return onednn_needs_isa(precision_); }
+  // libtorch reads the time-stamp counter with RDTSCP, which valgrind 3.19 cannot decode (the
+  // cachesim child dies on it); its bf16 linear also needs AVX-512 BW/VL/DQ to reach oneDNN.
+  std::string needs_isa() const override {
+    if (libtorch_) return "RDTSCP (PyTorch reads the time-stamp counter with it; valgrind 3.19 cannot decode it)";
+    return onednn_needs_isa(precision_);
+  }
 
   // Everything a call reads. onednn runs on its reordered copies of W1/W2 (the fp32 ones are not
   // read by a call, so they are not flushed), its hidden layer, bf16 input copy and scratchpad.
   std::vector<MemoryRegion> memory_regions() const override {
     std::vector<MemoryRegion> r;
+    if (libtorch_) return libtorch_->regions();  // its own copies of every weight, γ and β included
     if (onednn_) {
       r = onednn_->regions();
     } else {
@@ -265,11 +287,22 @@ class GemmFfnKernel final : public Kernel {
     if (impl_ == "openblas")
       return "OpenBLAS's internal packing buffers (its own allocation, not reachable; rewritten from the weights "
              "and activations on every sgemm call)";
+    if (impl_ == "blis")
+      return "BLIS's packing buffers (its own memory pool, not reachable; rewritten from the weights and activations "
+             "on every gemm call)";
+    if (impl_ == "libtorch")
+      return "PyTorch's intermediate tensors (allocated by its CPU allocator on every call) and the packing buffers "
+             "of the BLAS/oneDNN it calls";
     if (impl_ == "naive") return "the reference's per-call vectors (d + d_ff doubles, allocated by each call)";
     return "";  // onednn: user scratchpad, so every buffer it reads is ours to name
   }
 
+  // Which library really ran: the file holding the gemm entry point called (dladdr), its version.
   std::map<std::string, std::string> extras() const override {
+    if (impl_ == "openblas") return {{"blas_library", cblas_sgemm_library_file()}};
+    if (impl_ == "blis")
+      return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}, {"blis_arch", blis_arch()}};
+    if (libtorch_) return libtorch_->extras();
     if (!onednn_) return {};
     std::map<std::string, std::string> e = {{"onednn_impl", onednn_->impl_info()}};
     if (int8_) {  // the last call's dynamic steps
@@ -297,31 +330,40 @@ class GemmFfnKernel final : public Kernel {
   AlignedVector<float> hidden_, normed_;  // scratch: first touched by the threads using each slice
   std::vector<double> ln_seconds_;         // per thread, LayerNorm time of the last panel pass
   std::optional<OnednnFfn> onednn_;
+  std::unique_ptr<LibtorchFfn> libtorch_;
 };
 
 class GemmFfnVariant final : public Variant {
  public:
   std::string name() const override { return "gemm_ffn"; }
   std::string doc() const override {
-    return "dense FFN baseline Y = act(X·W1 + b1)·W2 + b2 (optionally LayerNorm'ed X) through OpenBLAS or oneDNN";
+    return "dense FFN baseline Y = act(X·W1 + b1)·W2 + b2 (optionally LayerNorm'ed X) through OpenBLAS, BLIS, oneDNN "
+           "or libtorch";
   }
   std::vector<ParamSpec> params() const override {
     return {ParamSpec::integer("d", 512, 1, 65536, "model width (d_in = d_out)"),
             ParamSpec::integer("d_ff", 2048, 1, 1 << 20, "hidden width"),
             ParamSpec::choice("activation", "gelu_erf", {"gelu_erf", "gelu_tanh", "relu"}, "hidden activation"),
-            ParamSpec::choice("impl", "openblas", {"openblas", "onednn", "naive"},
-                              "openblas: 2 sgemm + fused vector epilogue; onednn: matmul with bias+act "
-                              "post-ops; naive: the scalar reference"),
+            ParamSpec::choice("impl", "openblas", {"openblas", "blis", "onednn", "libtorch", "naive"},
+                              "openblas / blis: 2 sgemm + fused vector epilogue; onednn: matmul with bias+act "
+                              "post-ops; libtorch: PyTorch's C++ functional linear, gelu, layer_norm; naive: the "
+                              "scalar reference"),
             ParamSpec::choice("precision", "fp32", {"fp32", "bf16", "int8"},
-                              "weights and hidden layer; bf16 and int8 (s8 weights with a step per output channel, "
-                              "X and the hidden layer quantized per call) need onednn"),
+                              "weights and hidden layer; bf16 needs onednn or libtorch, int8 (s8 weights with a step "
+                              "per output channel, X and the hidden layer quantized per call) needs onednn"),
             ParamSpec::choice("layernorm", "false", {"true", "false"},
                               "LayerNorm (affine, γ = 1, β = 0, ε = 1e-5) in front, as in LookupFFN's dense baseline"),
             weights_param()};
   }
   void validate(const Config& c) const override {
-    if (const std::string p = c.str("precision"); p != "fp32" && c.str("impl") != "onednn")
-      throw ConfigError("precision", p, fmt::format("needs impl=onednn (impl={} has no {})", c.str("impl"), p));
+    const std::string impl = c.str("impl"), precision = c.str("precision");
+    if (impl == "libtorch" && !libtorch_available())
+      throw ConfigError("impl", "libtorch", libtorch_unavailable_reason() + "; allowed here: openblas, blis, onednn, naive");
+    if (precision == "bf16" && impl != "onednn" && impl != "libtorch")
+      throw ConfigError("precision", precision,
+                        fmt::format("needs impl=onednn or impl=libtorch (impl={} has no bf16)", impl));
+    if (precision == "int8" && impl != "onednn")
+      throw ConfigError("precision", precision, fmt::format("needs impl=onednn (impl={} has no int8)", impl));
     trained_weights(c);
   }
   std::unique_ptr<Kernel> build(const Config& c, uint64_t seed, int64_t max_tokens) const override {
@@ -333,12 +375,16 @@ class GemmFfnVariant final : public Variant {
     const double d = double(c.integer("d")), f = double(c.integer("d_ff")), n = double(tokens);
     const bool ln = c.str("layernorm") == "true";
     double bytes = 4 * (2 * d * f + f + d) + (ln ? 8 * d : 0) + 4 * n * d;
-    if (c.str("impl") == "openblas") {
+    const std::string impl = c.str("impl");
+    if (impl == "openblas" || impl == "blis") {
       const double rows = std::min(n, double(threads) * double(openblas_panel_rows(c.integer("d_ff"))));
       bytes += 4 * rows * (f + (ln ? d : 0));
-    } else if (c.str("impl") == "onednn") {
+    } else if (impl == "onednn") {
       bytes += OnednnFfn::memory_bytes(c.integer("d"), c.integer("d_ff"), parse_onednn_precision(c.str("precision")),
                                        tokens) + (ln ? 4 * n * d : 0);
+    } else if (impl == "libtorch") {  // its own weights; per call H and GELU(H) at once, LN(X), bf16 X and Y
+      const double e = c.str("precision") == "bf16" ? 2 : 4;
+      bytes += e * (2 * d * f + f + d) + 2 * e * n * f + (ln ? e * n * d : 0) + (e == 2 ? 4 * n * d : 0);
     }
     return bytes;
   }

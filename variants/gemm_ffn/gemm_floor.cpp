@@ -1,14 +1,21 @@
 // gemm_floor: the two bare matmuls of a dense FFN's shapes, Y = (X·W1)·W2, no bias, no
-// activation. It is the floor the dense baseline is held to (gemm_ffn ≤ 1.10× its time): two
-// cblas_sgemm calls (impl = openblas), or oneDNN's two bare matmuls (impl = onednn) in fp32, bf16
-// (X converted, hidden layer in bf16) or int8 (s8 weights with a step per output channel; X and
-// the hidden layer quantized per call, which an int8 FFN behind an fp32 interface cannot skip).
+// activation. It is the floor the dense baseline is held to (gemm_ffn ≤ 1.05× its time): two
+// cblas_sgemm calls (impl = openblas), two bli_sgemm_ex calls (impl = blis, BLIS's typed API,
+// its OpenMP build), or oneDNN's two bare matmuls (impl = onednn) in fp32, bf16 (X converted,
+// hidden layer in bf16) or int8 (s8 weights with a step per output channel; X and the hidden
+// layer quantized per call, which an int8 FFN behind an fp32 interface cannot skip). The fp32
+// floor is the faster of the OpenBLAS and BLIS pairs; bf16's and int8's are oneDNN's
+// (plots/ffndataset.py, dense_floor, picks it from the measured points).
 #include <fmt/format.h>
+#include <omp.h>
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/blas.hpp"
+#include "common/blis.hpp"
 #include "core/registry.hpp"
 #include "gemm_ffn/dense_weights.hpp"
 #include "gemm_ffn/onednn_ffn.hpp"
@@ -20,7 +27,7 @@ class GemmFloorKernel final : public Kernel {
  public:
   GemmFloorKernel(int64_t d, int64_t d_ff, const std::string& impl, const std::string& precision, uint64_t seed,
                   int64_t max_tokens)
-      : w_(DenseFfnWeights::random(d, d_ff, seed, /*with_bias=*/false)), precision_(precision) {
+      : w_(DenseFfnWeights::random(d, d_ff, seed, /*with_bias=*/false)), impl_(impl), precision_(precision) {
     if (impl == "onednn")
       onednn_.emplace(w_, Activation::None, parse_onednn_precision(precision), max_tokens, /*bare=*/true);
     else
@@ -33,8 +40,14 @@ class GemmFloorKernel final : public Kernel {
   void forward(const float* X, float* Y, int64_t tokens, StageTimer*) override {
     if (onednn_) return onednn_->forward(X, Y, tokens);
     grow_scratch(hidden_, tokens * w_.d_ff);
-    sgemm_rowmajor(tokens, w_.d_ff, w_.d, 1.0f, X, w_.d, w_.w1.data(), w_.d_ff, false, 0.0f, hidden_.data(), w_.d_ff);
-    sgemm_rowmajor(tokens, w_.d, w_.d_ff, 1.0f, hidden_.data(), w_.d_ff, w_.w2.data(), w_.d, false, 0.0f, Y, w_.d);
+    sgemm(tokens, w_.d_ff, w_.d, X, w_.d, w_.w1.data(), w_.d_ff, hidden_.data(), w_.d_ff);
+    sgemm(tokens, w_.d, w_.d_ff, hidden_.data(), w_.d_ff, w_.w2.data(), w_.d, Y, w_.d);
+  }
+
+  void sgemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+             int64_t ldc) {
+    if (impl_ == "blis") return blis_sgemm_rowmajor(m, n, k, 1.0f, A, lda, B, ldb, false, 0.0f, C, ldc, omp_get_max_threads());
+    sgemm_rowmajor(m, n, k, 1.0f, A, lda, B, ldb, false, 0.0f, C, ldc);
   }
 
   void reference(const float* X, float* Y, int64_t tokens) const override {
@@ -45,9 +58,13 @@ class GemmFloorKernel final : public Kernel {
   double error_bound() const override { return onednn_ ? onednn_->output_error_bound() : 0.0; }
   bool uses_onednn() const override { return onednn_.has_value(); }
   std::string needs_isa() const override { return onednn_needs_isa(precision_); }
+  // Which library really ran: oneDNN's implementation, or the file holding the gemm entry point
+  // called (dladdr) and BLIS's version.
   std::map<std::string, std::string> extras() const override {
-    if (!onednn_) return {};
-    return {{"onednn_impl", onednn_->impl_info()}};
+    if (onednn_) return {{"onednn_impl", onednn_->impl_info()}};
+    if (impl_ == "blis")
+      return {{"blas_library", blis_gemm_library_file()}, {"blis_version", blis_version()}, {"blis_arch", blis_arch()}};
+    return {{"blas_library", cblas_sgemm_library_file()}};
   }
 
   Cost cost(int64_t tokens) const override {
@@ -72,13 +89,14 @@ class GemmFloorKernel final : public Kernel {
   }
   std::string cold_mode_gaps() const override {
     if (onednn_) return "";  // user scratchpad: every buffer it reads is named
-    return "OpenBLAS's internal packing buffers (its own allocation, not reachable; rewritten from the weights "
-           "and activations on every sgemm call)";
+    return std::string(impl_ == "blis" ? "BLIS's packing buffers (its own memory pool"
+                                       : "OpenBLAS's internal packing buffers (its own allocation") +
+           ", not reachable; rewritten from the weights and activations on every sgemm call)";
   }
 
  private:
   DenseFfnWeights w_;
-  std::string precision_;
+  std::string impl_, precision_;
   AlignedVector<float> hidden_;
   std::optional<OnednnFfn> onednn_;
 };
@@ -87,13 +105,15 @@ class GemmFloorVariant final : public Variant {
  public:
   std::string name() const override { return "gemm_floor"; }
   std::string doc() const override {
-    return "floor: the two bare matmuls of gemm_ffn's shapes, (X·W1)·W2 (cblas_sgemm, or oneDNN in fp32/bf16/int8)";
+    return "floor: the two bare matmuls of gemm_ffn's shapes, (X·W1)·W2 (cblas_sgemm, BLIS, or oneDNN in "
+           "fp32/bf16/int8)";
   }
   std::vector<ParamSpec> params() const override {
     return {ParamSpec::integer("d", 512, 1, 65536, "model width"),
             ParamSpec::integer("d_ff", 2048, 1, 1 << 20, "hidden width"),
-            ParamSpec::choice("impl", "openblas", {"openblas", "onednn"},
-                              "openblas: two cblas_sgemm; onednn: two bare matmul primitives"),
+            ParamSpec::choice("impl", "openblas", {"openblas", "blis", "onednn"},
+                              "openblas: two cblas_sgemm; blis: two bli_sgemm_ex (BLIS's OpenMP build); onednn: two "
+                              "bare matmul primitives"),
             ParamSpec::choice("precision", "fp32", {"fp32", "bf16", "int8"},
                               "weights and hidden layer; bf16 and int8 (quantized as gemm_ffn's) need onednn")};
   }
