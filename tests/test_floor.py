@@ -29,15 +29,18 @@ def floor_of(points, **key):
 
 
 class DenseFloor(unittest.TestCase):
-    def test_fp32_is_the_faster_of_openblas_and_blis_whichever_it_is(self):
+    def test_fp32_is_the_fastest_of_openblas_blis_and_onednn_whichever_it_is(self):
         pts = [point("gemm_floor", "openblas", "fp32", 1.48), point("gemm_floor", "blis", "fp32", 1.39),
                point("gemm_floor", "openblas", "fp32", 0.70, threads=2), point("gemm_floor", "blis", "fp32", 0.74, threads=2)]
         self.assertEqual(floor_of(pts, threads=1), ("blis", 1.39))
         self.assertEqual(floor_of(pts, threads=2), ("openblas", 0.70))
 
-    def test_onednn_fp32_and_the_dense_ffn_are_never_the_fp32_floor(self):
+    def test_onednns_bare_fp32_pair_is_the_floor_where_it_is_fastest_and_the_dense_ffn_never(self):
+        # OpenBLAS without kernels for the CPU: oneDNN's bare pair is the floor no dense run beats.
         pts = [point("gemm_floor", "openblas", "fp32", 1.48), point("gemm_floor", "blis", "fp32", 1.52),
                point("gemm_floor", "onednn", "fp32", 1.10), point("gemm_ffn", "onednn", "fp32", 1.00)]
+        self.assertEqual(floor_of(pts), ("onednn", 1.10))
+        pts[2] = point("gemm_floor", "onednn", "fp32", 1.60)
         self.assertEqual(floor_of(pts), ("openblas", 1.48))
 
     def test_bf16_and_int8_floors_are_onednns(self):
@@ -59,7 +62,7 @@ class DenseFloor(unittest.TestCase):
 
     def test_no_floor_points_gives_an_empty_table_with_the_columns(self):
         table = ds.dense_floor(pd.DataFrame([point("gemm_ffn", "openblas", "fp32", 1.0),
-                                             point("gemm_floor", "onednn", "fp32", 1.0)]))
+                                             point("gemm_ffn", "onednn", "bf16", 1.0)]))
         self.assertTrue(table.empty)
         self.assertIn("floor_time_s", table.columns)
         self.assertTrue(ds.dense_floor(pd.DataFrame(columns=["variant", "impl", "precision"])).empty)
