@@ -29,15 +29,25 @@ find_path(VALGRIND_INCLUDE_DIR valgrind/callgrind.h REQUIRED)
 find_path(BLIS_INCLUDE_DIR blis.h PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp NO_DEFAULT_PATH REQUIRED)
 find_file(BLIS_LIBRARY libblis.so.4 PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/blis-openmp NO_DEFAULT_PATH REQUIRED)
 
-# libtorch (libtorch-dev) for gemm_ffn impl=libtorch: on by default where it is found. Its headers
-# and libraries go into one module only (libffnbench_torch.so, CMakeLists.txt), which the
-# executables load when a libtorch kernel is built.
+# libtorch (libtorch-dev) for gemm_ffn impl=libtorch: AUTO (the default) builds it wherever it is
+# found, decided again at every configure, so a build folder configured before libtorch-dev was
+# installed picks it up; ON requires it, OFF leaves it out. Its headers and libraries go into one
+# module only (libffnbench_torch.so, CMakeLists.txt), which the executables load when a libtorch
+# kernel is built.
 find_package(Torch QUIET)
-option(FFNBENCH_LIBTORCH "Build gemm_ffn impl=libtorch (PyTorch's C++ frontend, Debian libtorch-dev)" ${Torch_FOUND})
-if(FFNBENCH_LIBTORCH AND NOT Torch_FOUND)
-  message(FATAL_ERROR "FFNBENCH_LIBTORCH=ON but libtorch was not found (Debian: apt-get install libtorch-dev)")
+set(FFNBENCH_LIBTORCH AUTO CACHE STRING "Build gemm_ffn impl=libtorch (PyTorch's C++ frontend, Debian libtorch-dev): AUTO, ON or OFF")
+set_property(CACHE FFNBENCH_LIBTORCH PROPERTY STRINGS AUTO ON OFF)
+if(FFNBENCH_LIBTORCH STREQUAL "AUTO")
+  set(FFNBENCH_WITH_LIBTORCH ${Torch_FOUND})
+elseif(FFNBENCH_LIBTORCH)
+  if(NOT Torch_FOUND)
+    message(FATAL_ERROR "FFNBENCH_LIBTORCH=ON but libtorch was not found (Debian: apt-get install libtorch-dev)")
+  endif()
+  set(FFNBENCH_WITH_LIBTORCH ON)
+else()
+  set(FFNBENCH_WITH_LIBTORCH OFF)
 endif()
-if(FFNBENCH_LIBTORCH)
+if(FFNBENCH_WITH_LIBTORCH)
   find_library(TORCH_CPU_LIBRARY torch_cpu REQUIRED)
   find_library(C10_LIBRARY c10 REQUIRED)
   set(FFNBENCH_TORCH_LINK ${TORCH_LIBRARY} ${TORCH_CPU_LIBRARY} ${C10_LIBRARY})
@@ -46,5 +56,5 @@ if(FFNBENCH_LIBTORCH)
   list(REMOVE_ITEM FFNBENCH_TORCH_INCLUDE_DIRS /usr/include)
   message(STATUS "ffnbench: impl=libtorch built against ${TORCH_LIBRARY}")
 else()
-  message(STATUS "ffnbench: impl=libtorch not built (FFNBENCH_LIBTORCH=OFF)")
+  message(STATUS "ffnbench: impl=libtorch not built (FFNBENCH_LIBTORCH=${FFNBENCH_LIBTORCH}, libtorch found: ${Torch_FOUND})")
 endif()

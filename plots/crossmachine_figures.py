@@ -95,7 +95,7 @@ def speedup_by_machine(points, machines, folder):
         ax.axvline(1.0, color="black", linewidth=0.8)
         for k, mid in enumerate(machine_ids):
             for block, name in REFERENCE_BLOCKS.items():
-                # The floor as ds.dense_floor defines it (fp32: the faster of OpenBLAS and BLIS).
+                # The floor as ds.dense_floor defines it (fp32: the fastest of the OpenBLAS, BLIS and oneDNN pairs).
                 level = head[(head["variant"] == block) & (head["thread_class"] == tclass) & (head["machine_id"] == mid)]
                 level = level[ds.is_floor(level)] if len(level) else level
                 if len(level):
@@ -219,7 +219,7 @@ def machine_table(machines, ceilings, claim_rows, folder):
     print(os.path.join(out, "crossmachine_table.md"))
 
 
-def claims_outputs(claim_rows, folder, quality_rows=None):
+def claims_outputs(claim_rows, folder, quality_rows=None, points=None, machines=None):
     """figures/claims.csv, and claims.md: one sentence per claim and machine, then the table; with
     trained points, each trained model's speedup at its accuracy (figures/quality_claims.csv)."""
     out = os.path.join(folder, "figures")
@@ -235,9 +235,41 @@ def claims_outputs(claim_rows, folder, quality_rows=None):
                   "(trained the same way), with both test accuracies from the export's meta.json.", ""]
         lines += [f"- {claims.quality_sentence(r)}" for _, r in quality_rows.iterrows()]
         lines += [""] + claims.quality_table(quality_rows)
+    lines += dense_floor_lines(points, machines) if points is not None else []
     with open(os.path.join(out, "claims.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print(os.path.join(out, "claims.md"))
+
+
+def dense_floor_lines(points, machines):
+    """claims.md's section on the baseline itself: the best dense at each precision against its
+    floor (the target: within 1.05×), libtorch against the best dense, and the best dense's
+    int8 : bf16 : fp32 speed. Empty where the run has no floor points."""
+    table = ds.dense_against_floor(points)
+    if table.empty:
+        return []
+    def name(mid):
+        return ds.short_name(machines.get(mid, {})) or mid
+    lines = ["", "### The dense baseline against its floor", "",
+             "Best dense = the fastest gemm_ffn impl at that precision without LayerNorm; floor = the fastest bare "
+             "matmul pair (fp32: OpenBLAS, BLIS or oneDNN; bf16, int8: oneDNN). Target: dense / floor ≤ 1.05.", "",
+             "| machine | threads | tokens | d | d_ff | precision | best dense | floor | dense / floor | libtorch / best dense |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        torch = f"{r['libtorch_over_best']:.2f}×" if pd.notna(r["libtorch_over_best"]) else "—"
+        lines.append(f"| {name(r['machine_id'])} | {int(r['threads'])} | {int(r['tokens'])} | {int(r['d_in'])} | "
+                     f"{ds.fmt_value(r['d_ff'])} | {r['precision']} | {r['dense_impl']} {r['dense_time_s'] * 1e3:.1f} ms | "
+                     f"{r['floor_impl']} {r['floor_time_s'] * 1e3:.1f} ms | {r['dense_over_floor']:.3f} | {torch} |")
+    ratios = ds.precision_ratios(points)
+    ratios = ratios[ratios["bf16_s"].notna() | ratios["int8_s"].notna()]
+    if not ratios.empty:
+        lines += ["", "Best dense speed by precision (times faster than its fp32):", ""]
+        for _, r in ratios.iterrows():
+            bf16 = f"{r['fp32_over_bf16']:.2f}" if pd.notna(r["fp32_over_bf16"]) else "—"
+            int8 = f"{r['fp32_over_int8']:.2f}" if pd.notna(r["fp32_over_int8"]) else "—"
+            lines.append(f"- {name(r['machine_id'])}, {int(r['threads'])} thread(s), N = {int(r['tokens'])}, "
+                         f"d = {int(r['d_in'])}: int8 : bf16 : fp32 = {int8} : {bf16} : 1")
+    return lines
 
 
 def main():
@@ -252,7 +284,7 @@ def main():
     else:
         print(f"{folder}: no successful points, no figures")
     machine_table(machines, ceilings, claim_rows, folder)
-    claims_outputs(claim_rows, folder, quality_rows)
+    claims_outputs(claim_rows, folder, quality_rows, points, machines)
 
 
 if __name__ == "__main__":

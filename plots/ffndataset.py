@@ -274,6 +274,52 @@ def dense_floor(points):
     return best[KEYS + ["floor_time_s", "floor_impl", "floor_d_ff"]].reset_index(drop=True)
 
 
+def dense_against_floor(points):
+    """The dense baseline held to its floor, per (machine, tokens, threads, d_in, d_out, precision)
+    and width where both ran: the fastest gemm_ffn impl at that precision without LayerNorm (the
+    floor has none) against dense_floor. Columns: the keys, d_ff, dense_time_s, dense_impl,
+    floor_time_s, floor_impl, dense_over_floor (≤ 1.05 is the target), and, where libtorch ran
+    at that precision, libtorch_time_s and libtorch_over_best (how much slower PyTorch is than the
+    best dense)."""
+    columns = KEYS + ["d_ff", "dense_time_s", "dense_impl", "floor_time_s", "floor_impl", "dense_over_floor",
+                      "libtorch_time_s", "libtorch_over_best"]
+    gemm = points[points["variant"] == BASELINE] if len(points) else points
+    if "p_layernorm" in gemm.columns:
+        gemm = gemm[~gemm["p_layernorm"].astype(str).str.lower().isin(["true", "1"])]
+    floor = dense_floor(points)
+    if gemm.empty or floor.empty:
+        return pd.DataFrame(columns=columns)
+    gemm = gemm.assign(d_ff=pd.to_numeric(gemm.get("p_d_ff", pd.Series(index=gemm.index, dtype=float)),
+                                          errors="coerce"))
+    best = gemm.sort_values("time_median_s", kind="stable").drop_duplicates(KEYS + ["d_ff"], keep="first")
+    best = best.rename(columns={"time_median_s": "dense_time_s", "impl": "dense_impl"})[
+        KEYS + ["d_ff", "dense_time_s", "dense_impl"]]
+    out = best.merge(floor.rename(columns={"floor_d_ff": "d_ff"}), on=KEYS + ["d_ff"], how="inner")
+    out["dense_over_floor"] = out["dense_time_s"] / out["floor_time_s"]
+    torch = gemm[gemm["impl"] == "libtorch"].rename(columns={"time_median_s": "libtorch_time_s"})
+    torch = torch.sort_values("libtorch_time_s", kind="stable").drop_duplicates(KEYS + ["d_ff"], keep="first")
+    out = out.merge(torch[KEYS + ["d_ff", "libtorch_time_s"]], on=KEYS + ["d_ff"], how="left")
+    out["libtorch_over_best"] = out["libtorch_time_s"] / out["dense_time_s"]
+    return out[columns].sort_values(KEYS).reset_index(drop=True)
+
+
+def precision_ratios(points):
+    """The best dense at each precision against fp32's, per (machine, tokens, threads, d_in, d_out):
+    one row per shape with the fp32, bf16 and int8 times where measured and fp32_over_bf16,
+    fp32_over_int8 (how many times faster the lower precision runs)."""
+    best = best_dense(points)
+    if best.empty:
+        return pd.DataFrame(columns=SHAPE_KEYS + ["fp32_s", "bf16_s", "int8_s", "fp32_over_bf16", "fp32_over_int8"])
+    wide = best.pivot_table(index=SHAPE_KEYS, columns="precision", values="base_time_s", aggfunc="min")
+    wide = wide.rename(columns=lambda p: f"{p}_s").reset_index()
+    for p in ("fp32", "bf16", "int8"):
+        if f"{p}_s" not in wide.columns:
+            wide[f"{p}_s"] = math.nan
+    wide["fp32_over_bf16"] = wide["fp32_s"] / wide["bf16_s"]
+    wide["fp32_over_int8"] = wide["fp32_s"] / wide["int8_s"]
+    return wide[SHAPE_KEYS + ["fp32_s", "bf16_s", "int8_s", "fp32_over_bf16", "fp32_over_int8"]]
+
+
 def load_reps(folder):
     """reps.csv of a run or merged folder (every repetition: run_id, point_id, repetition, time_s,
     and in newer runs round and position), or an empty frame where there is none."""

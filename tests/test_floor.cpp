@@ -1,5 +1,5 @@
 // plots/ffndataset.py's floor: the fastest gemm_floor point among each precision's floor impls
-// (fp32: the faster of OpenBLAS and BLIS), checked by tests/test_floor.py (unittest, hand-picked
+// (fp32: the fastest of the OpenBLAS, BLIS and oneDNN pairs), checked by tests/test_floor.py (unittest, hand-picked
 // times) under Debian's /usr/bin/python3.
 #include <gtest/gtest.h>
 

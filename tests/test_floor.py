@@ -1,6 +1,7 @@
 """plots/ffndataset.py's floor (dense_floor, is_floor) on a fabricated points table with
 hand-picked times: per machine, tokens, threads, width and precision, the fastest gemm_floor
-point among that precision's floor impls (fp32: OpenBLAS or BLIS; bf16, int8: oneDNN).
+point among that precision's floor impls (fp32: OpenBLAS, BLIS or oneDNN; bf16, int8: oneDNN),
+and the dense baseline held to it (dense_against_floor, precision_ratios).
 
 usage: /usr/bin/python3 tests/test_floor.py"""
 import os
@@ -17,7 +18,8 @@ import ffndataset as ds  # noqa: E402
 
 def point(variant, impl, precision, time, threads=1, tokens=32768, machine="m1", d=512, d_ff=2048):
     return {"variant": variant, "block": variant, "impl": impl, "precision": precision, "time_median_s": time,
-            "threads": threads, "tokens": tokens, "machine_id": machine, "d_in": d, "d_out": d, "p_d_ff": d_ff}
+            "threads": threads, "tokens": tokens, "machine_id": machine, "d_in": d, "d_out": d, "p_d_ff": d_ff,
+            "flops_model": 4.0 * tokens * d * d_ff}
 
 
 def floor_of(points, **key):
@@ -66,6 +68,51 @@ class DenseFloor(unittest.TestCase):
         self.assertTrue(table.empty)
         self.assertIn("floor_time_s", table.columns)
         self.assertTrue(ds.dense_floor(pd.DataFrame(columns=["variant", "impl", "precision"])).empty)
+
+
+class DenseAgainstFloor(unittest.TestCase):
+    """The dense baseline's distance from its floor, libtorch against the best dense, and the best
+    dense's speed per precision (claims.md's section on the baseline), on hand-picked times."""
+
+    def points(self):
+        pts = [point("gemm_floor", "openblas", "fp32", 1.48), point("gemm_floor", "blis", "fp32", 1.40),
+               point("gemm_ffn", "openblas", "fp32", 1.60), point("gemm_ffn", "onednn", "fp32", 1.45),
+               point("gemm_ffn", "libtorch", "fp32", 1.88),
+               point("gemm_floor", "onednn", "bf16", 0.70), point("gemm_ffn", "onednn", "bf16", 0.725),
+               point("gemm_floor", "onednn", "int8", 0.50), point("gemm_ffn", "onednn", "int8", 0.58)]
+        for p in pts:
+            p["p_layernorm"] = "false" if p["variant"] == "gemm_ffn" else ""
+        # With LayerNorm the dense FFN is not held to the bare pair.
+        ln = point("gemm_ffn", "onednn", "fp32", 1.00)
+        ln["p_layernorm"] = "true"
+        return pts + [ln]
+
+    def row(self, table, precision):
+        rows = table[table["precision"] == precision]
+        self.assertEqual(len(rows), 1, table)
+        return rows.iloc[0]
+
+    def test_best_dense_per_precision_over_its_floor(self):
+        table = ds.dense_against_floor(pd.DataFrame(self.points()))
+        fp32 = self.row(table, "fp32")
+        self.assertEqual((fp32["dense_impl"], fp32["floor_impl"]), ("onednn", "blis"))
+        self.assertAlmostEqual(fp32["dense_over_floor"], 1.45 / 1.40)
+        self.assertAlmostEqual(fp32["libtorch_over_best"], 1.88 / 1.45)
+        self.assertAlmostEqual(self.row(table, "bf16")["dense_over_floor"], 0.725 / 0.70)
+        self.assertAlmostEqual(self.row(table, "int8")["dense_over_floor"], 0.58 / 0.50)
+        self.assertTrue(pd.isna(self.row(table, "int8")["libtorch_over_best"]))
+
+    def test_precision_ratios_of_the_best_dense(self):
+        ratios = ds.precision_ratios(pd.DataFrame(self.points()))
+        self.assertEqual(len(ratios), 1)
+        # The LayerNorm row (1.00 s) is a dense FFN too: best_dense's choice, not the floor table's.
+        self.assertAlmostEqual(ratios.iloc[0]["fp32_over_bf16"], 1.00 / 0.725)
+        self.assertAlmostEqual(ratios.iloc[0]["fp32_over_int8"], 1.00 / 0.58)
+
+    def test_no_floor_gives_an_empty_table(self):
+        table = ds.dense_against_floor(pd.DataFrame([point("gemm_ffn", "openblas", "fp32", 1.0)]))
+        self.assertTrue(table.empty)
+        self.assertIn("dense_over_floor", table.columns)
 
 
 if __name__ == "__main__":

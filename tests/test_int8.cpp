@@ -3,7 +3,9 @@
 // its error against fp32, the validation messages, and the oneDNN ISA checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -260,6 +262,21 @@ TEST(GemmFfnInt8, BadInputExitsWithStatus2) {
   EXPECT_NE(r.output.find("invalid value 'avx9000' for 'ONEDNN_MAX_CPU_ISA': not a oneDNN ISA; one of ALL, sse41"),
             std::string::npos)
       << r.output;
+  // An ISA that oneDNN knows but this CPU lacks (on every CPU but an AMX one: avx512_core_amx).
+  const auto here = onednn_isas_of_this_cpu();
+  std::string missing;
+  for (const auto& name : onednn_isa_names())
+    if (std::find(here.begin(), here.end(), name) == here.end()) missing = name;
+  if (!missing.empty()) {
+    r = ffnbench::testing::run_cli("sweep " + (dir / "x.ini").string() + " --gemm_ffn.impl onednn",
+                                   "env DNNL_MAX_CPU_ISA=" + missing);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("invalid value '" + missing + "' for 'DNNL_MAX_CPU_ISA': this CPU has no " + missing),
+              std::string::npos)
+        << r.output;
+  } else {
+    std::printf("skipped the lacking-ISA case: this CPU has every ISA oneDNN 2.x knows\n");
+  }
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
   std::filesystem::remove_all(dir);
 }

@@ -254,8 +254,7 @@ int run_sweep(const Experiment& x, const SweepOptions& opt) {
   std::vector<OfflineRerun> reruns;
   auto on_measured = [&](const Point& p, PointMeasurement m) {
     if (m.status == "ok" && backend->measures_offline() && !m.needs_isa.empty()) {
-      const std::string why = fmt::format("{} counters empty: the kernel needs {}, which valgrind's simulated CPU lacks "
-                                          "(valgrind 3.19 decodes no AVX-512)",
+      const std::string why = fmt::format("{} counters empty: the kernel needs {}, which valgrind's simulated CPU lacks",
                                           backend->name(), m.needs_isa);
       m.reason = m.reason.empty() ? why : m.reason + "; " + why;
       write_point(p, m);

@@ -4,7 +4,7 @@
 // its OpenMP build), or oneDNN's two bare matmuls (impl = onednn) in fp32, bf16 (X converted,
 // hidden layer in bf16) or int8 (s8 weights with a step per output channel; X and the hidden
 // layer quantized per call, which an int8 FFN behind an fp32 interface cannot skip). The fp32
-// floor is the faster of the OpenBLAS and BLIS pairs; bf16's and int8's are oneDNN's
+// floor is the fastest of the OpenBLAS, BLIS and oneDNN pairs; bf16's and int8's are oneDNN's
 // (plots/ffndataset.py, dense_floor, picks it from the measured points).
 #include <fmt/format.h>
 #include <omp.h>
