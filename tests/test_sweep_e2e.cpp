@@ -194,6 +194,10 @@ TEST_F(SweepE2E, BadInputExitsTwoWithOneMessageAndWritesNothing) {
       {"sweep " + ini + " --input_pool_mib lots", "invalid value 'lots' for 'input_pool_mib': must be auto or a size in MiB"},
       {"sweep " + ini + " --gemm_ffn.layernorm yes", "invalid value 'yes' for 'gemm_ffn.layernorm': must be one of: true, false"},
       {"sweep " + ini + " --remeasure-noisy", "for 'remeasure-noisy': goes with --resume"},
+      // No oversubscription: more threads than usable cores are refused, naming the cores.
+      {"sweep " + ini + " --threads 4096",
+       "invalid value '4096' for 'threads': is more threads than the " + std::to_string(ffnbench::physical_cores()) +
+           " physical core(s) this process may use"},
   };
   std::ofstream(root / "unknown_variant.ini") << "[lookup]\nh = 4\n";
   cases.push_back({"sweep " + (root / "unknown_variant.ini").string(), "for '[lookup]': a section must name a variant"});
