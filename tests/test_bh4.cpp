@@ -220,3 +220,63 @@ TEST(Bh4, ValidationMessages) {
               "AVX-512; b = 8); use auto or openblas");
   }
 }
+
+// bf16 block products (AVX512-BF16): the reference repeats the kernel's arithmetic, so the tile
+// equals it to the bit on every row, tile size and copy; against the fp32 transform the error is
+// that of bf16 inputs and weights (relative 2^-9 each, over four rounds: well under 2%), and the
+// variant's gate passes exactly at odd widths.
+TEST(Bh4Bf16, TheTileEqualsTheReferenceToTheBitAndStaysNearTheFp32Transform) {
+  if (!bf16_microkernel_supports(16)) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  for (int64_t b : {16, 64}) {
+    Bh4Transform bh4(300, b, 2, 4, 9, std::nullopt, Bh4Precision::Bf16);
+    const int64_t n = bh4.padded(), rows = 7;
+    AlignedVector<float> in(rows * n), work(bh4.work_floats(rows)), out(rows * bh4.outputs());
+    for (int64_t r = 0; r < rows; ++r) fill_uniform(in.data() + r * n, 300, 6, r, -1.0f, 1.0f);
+    bh4.apply_tile(in.data(), out.data(), rows, work.data());
+    std::vector<float> ref(bh4.outputs()), fp32(bh4.outputs());
+    double err = 0, norm = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      bh4.reference(in.data() + r * n, ref.data());
+      bh4.reference_fp32(in.data() + r * n, fp32.data());
+      for (int64_t j = 0; j < bh4.outputs(); ++j) {
+        ASSERT_EQ(out[r * bh4.outputs() + j], ref[j]) << "b=" << b << " row " << r << " column " << j;
+        err += (double(ref[j]) - fp32[j]) * (double(ref[j]) - fp32[j]);
+        norm += double(fp32[j]) * fp32[j];
+      }
+    }
+    const double rel = std::sqrt(err / norm);
+    EXPECT_GT(rel, 1e-4) << "bf16 must round: an error this small means fp32 ran";
+    EXPECT_LT(rel, 2e-2) << "b=" << b;
+  }
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const char* d : {"37", "512"}) {
+      auto k = build({{"d", d}, {"b", "16"}, {"precision", "bf16"}, {"outputs", "150"}, {"tile", "5"}}, 23);
+      EXPECT_EQ(k->extras().at("block_gemm"), "microkernel_bf16");
+      GateResult g = test_support::check_all_rows(*k, 23);
+      EXPECT_TRUE(g.passed) << d << ": " << g.detail;
+      EXPECT_EQ(g.max_error, 0.0) << d;
+      EXPECT_NE(k->needs_isa().find("AVX512-BF16"), std::string::npos);
+    }
+  }
+}
+
+TEST(Bh4Bf16, CostAndWeightsAreThoseOfTheBf16Copy) {
+  if (!bf16_microkernel_supports(16)) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  Bh4Transform fp32(512, 64, 2, 4, 9, BlockGemm::Microkernel), bf16(512, 64, 2, 4, 9, std::nullopt, Bh4Precision::Bf16);
+  EXPECT_EQ(bf16.weight_bytes(), fp32.weight_bytes() / 2);
+  EXPECT_EQ(bf16.block_flops_per_token(), fp32.block_flops_per_token());
+  EXPECT_EQ(bf16.hadamard_flops_per_token(), fp32.hadamard_flops_per_token());
+  EXPECT_EQ(bf16.reference_hadamard_flops_per_token(), bf16.hadamard_flops_per_token());
+  EXPECT_EQ(bf16.weights_region(true).bytes, static_cast<size_t>(bf16.weight_bytes()));
+}
+
+TEST(Bh4Bf16, ValidationMessages) {
+  EXPECT_EQ(error_of({{"precision", "bf16"}, {"impl", "dense"}}),
+            "invalid value 'bf16' for 'bh4.precision': impl=dense is the fp32 GEMM d → outputs; bf16 needs "
+            "impl=optimized or reference");
+  const std::string has = __builtin_cpu_supports("avx512bf16") ? "has" : "has no";
+  EXPECT_EQ(error_of({{"precision", "bf16"}, {"b", "8"}}),
+            "invalid value 'bf16' for 'bh4.precision': needs AVX512-BF16 and b a multiple of 16 (this CPU " + has +
+                " AVX512-BF16; b = 8); use fp32");
+}

@@ -111,6 +111,47 @@ TEST(LookupFfn, Bf16TablesStayWithinTheirToleranceOfFp32) {
   EXPECT_GT(worst, 1e-6) << "bf16 tables that match fp32 exactly were not bf16";
 }
 
+// A bf16 projection (BH4's block products in bf16): the gate holds at the fp32 bound on every row
+// whose LayerNorm output is not a float rounding away from a bf16 rounding midpoint (the rows
+// forgiven are counted; none at these sizes is expected to need it often), with every order and
+// table precision, at 1 and 2 threads. Against the fp32 projection some codes flip, and extras say
+// how many and what that does to the output.
+TEST(LookupFfn, Bf16ProjectionMatchesItsReferenceAndReportsItsErrorAgainstFp32) {
+  if (!__builtin_cpu_supports("avx512bf16")) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  int64_t checked = 0, forgiven = 0;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const char* d : {"37", "200"})
+      for (const char* order : {"token_major", "tiled"})
+        for (const char* precision : {"fp32", "bf16"}) {
+          auto k = build({{"d", d}, {"tau", "8"}, {"h", "40"}, {"b", "16"}, {"order", order}, {"tile", "9"},
+                          {"table_precision", precision}, {"projection_precision", "bf16"}, {"d_out", "70"}},
+                         130);
+          EXPECT_EQ(k->extras().at("block_gemm"), "microkernel_bf16");
+          GateResult g = test_support::check_all_rows(*k, 130, 8);
+          EXPECT_TRUE(g.passed) << d << " " << order << " " << precision << ": " << g.detail;
+          checked += g.rows_checked;
+          forgiven += g.forgiven_rows;
+        }
+  }
+  EXPECT_LT(forgiven * 5, checked) << "the u-rounding margin forgives most rows: it is too wide";
+  auto k = build({{"d", "200"}, {"h", "40"}, {"b", "16"}, {"projection_precision", "bf16"}}, 64);
+  auto X = inputs(64, 200);
+  AlignedVector<float> Y(64 * 200);
+  k->forward(X.data(), Y.data(), 64, nullptr);
+  const auto stats = k->output_statistics(X.data(), Y.data(), 64);
+  const double flips = std::stod(stats.at("code_flips_vs_fp32")), error = std::stod(stats.at("rel_rms_error_vs_fp32"));
+  EXPECT_GT(flips, 0.0) << "bf16 rounding flips some codes";
+  EXPECT_LT(flips, 0.1);
+  EXPECT_GT(error, 0.0);
+  EXPECT_LT(error, 0.5);
+  EXPECT_NE(k->needs_isa().find("AVX512-BF16"), std::string::npos);
+  // fp32 everywhere: nothing to report.
+  auto plain = build({{"d", "200"}, {"h", "40"}, {"b", "16"}}, 64);
+  plain->forward(X.data(), Y.data(), 64, nullptr);
+  EXPECT_TRUE(plain->output_statistics(X.data(), Y.data(), 64).empty());
+}
+
 // int8 tables: every entry within half its row's step of fp32, so the output stays within the
 // stated tolerance (and is not fp32 in disguise); the gather reads a quarter of fp32's bytes plus
 // one step per row, in the cost model and in the extras.
@@ -184,6 +225,13 @@ TEST(LookupFfn, ValidationMessages) {
   EXPECT_EQ(error_of({{"order", "random"}}),
             "invalid value 'random' for 'lookup_ffn.order': must be one of: table_major, token_major, tiled");
   EXPECT_EQ(error_of({{"projection", "lsh"}}), "invalid value 'lsh' for 'lookup_ffn.projection': must be one of: bh4, dense");
+  EXPECT_EQ(error_of({{"projection", "dense"}, {"projection_precision", "bf16"}}),
+            "invalid value 'bf16' for 'lookup_ffn.projection_precision': needs projection = bh4 (the dense projection "
+            "runs in fp32)");
+  EXPECT_EQ(error_of({{"b", "8"}, {"projection_precision", "bf16"}}),
+            std::string("invalid value 'bf16' for 'lookup_ffn.projection_precision': needs AVX512-BF16 and b a multiple of "
+                        "16 (this CPU ") +
+                (__builtin_cpu_supports("avx512bf16") ? "has" : "has no") + " AVX512-BF16; b = 8); use fp32");
   std::string huge = error_of({{"h", "65536"}, {"tau", "16"}, {"d", "4096"}, {"order", "token_major"}});
   EXPECT_EQ(huge.rfind("invalid value '65536' for 'lookup_ffn.h': tables of h·2^tau·d_out = 65536·65536·4096 entries would need 64.0 TiB", 0), 0u) << huge;
   EXPECT_NE(huge.find("of memory available here"), std::string::npos) << huge;

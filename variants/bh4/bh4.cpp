@@ -13,6 +13,7 @@
 
 #include "bh4/bh4_transform.hpp"
 #include "common/blas.hpp"
+#include "common/precision_error.hpp"
 #include "common/random.hpp"
 #include "core/registry.hpp"
 
@@ -33,7 +34,7 @@ class Bh4Kernel final : public Kernel {
         tile_(c.integer("tile")),
         impl_(c.str("impl")),
         bh4_(d_, c.integer("b"), (outputs_ + next_power_of_two(d_) - 1) / next_power_of_two(d_), seed, 21,
-             block_gemm_choice(c.str("block_gemm"))) {
+             block_gemm_choice(c.str("block_gemm")), parse_bh4_precision(c.str("precision"))) {
     if (impl_ == "dense") {
       dense_.resize(d_ * outputs_);
       const float a = 1.0f / std::sqrt(static_cast<float>(d_));
@@ -55,9 +56,9 @@ class Bh4Kernel final : public Kernel {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t t = 0; t < tiles; ++t) {
       float* scratch = scratch_.data() + omp_get_thread_num() * scratch_per_thread();
-      float* in = scratch;                 // [tile][d']
-      float* work = in + tile_ * dp;       // [tile][d']
-      float* out = work + tile_ * dp;      // [tile][copies·d']
+      float* in = scratch;                      // [tile][d']
+      float* work = in + tile_ * dp;            // bh4_.work_floats(tile)
+      float* out = work + bh4_.work_floats(tile_);  // [tile][copies·d']
       const int64_t t0 = t * tile_, rows = std::min(tile_, tokens - t0);
       for (int64_t r = 0; r < rows; ++r) {
         std::copy(X + (t0 + r) * d_, X + (t0 + r + 1) * d_, in + r * dp);
@@ -114,17 +115,37 @@ class Bh4Kernel final : public Kernel {
   }
 
   // Four rounds of float block products and Hadamard sums (|entries| up to √d' growth) vs a
-  // double-accumulated reference.
+  // double-accumulated reference. bf16: the reference repeats the kernel's arithmetic to the bit
+  // (Bh4Transform::reference), so the same bound holds with room to spare.
   double tolerance() const override { return 1e-4; }
 
+  std::string needs_isa() const override {
+    return bh4_.precision() == Bh4Precision::Bf16 && impl_ == "optimized"
+               ? "AVX512-BF16 (BH4's bf16 block products; valgrind 3.19 decodes no AVX-512)"
+               : "";
+  }
+
+  // bf16: the error against the fp32 transform (extras: rel_rms_error_vs_fp32).
+  std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
+    if (bh4_.precision() == Bh4Precision::Fp32 || impl_ == "dense") return {};
+    std::vector<float> in(bh4_.padded(), 0.0f), out(bh4_.outputs());
+    const double error = relative_rms_error_vs_fp32(X, d_, Y, outputs_, tokens, 16, [&](const float* x, float* y) {
+      std::copy(x, x + d_, in.begin());
+      bh4_.reference_fp32(in.data(), out.data());
+      std::copy(out.begin(), out.begin() + outputs_, y);
+    });
+    return {{"rel_rms_error_vs_fp32", fmt::format("{:.4g}", error)}};
+  }
+
   std::map<std::string, std::string> extras() const override {
-    return {{"fwht_path", to_string(bh4_.fwht_path())}, {"block_gemm", to_string(bh4_.block_gemm())},
+    return {{"fwht_path", to_string(bh4_.fwht_path())},
+            {"block_gemm", bh4_.precision() == Bh4Precision::Bf16 ? "microkernel_bf16" : to_string(bh4_.block_gemm())},
             {"copies", std::to_string(bh4_.copies())}, {"d_padded", std::to_string(bh4_.padded())},
             {"hadamard_fold", bh4_.folds_block_hadamard() ? "yes" : "no"}};
   }
 
  private:
-  int64_t scratch_per_thread() const { return tile_ * (2 * bh4_.padded() + bh4_.outputs()); }
+  int64_t scratch_per_thread() const { return tile_ * (bh4_.padded() + bh4_.outputs()) + bh4_.work_floats(tile_); }
   void grow_scratch(int threads) {
     const size_t need = static_cast<size_t>(threads) * scratch_per_thread();
     if (scratch_.size() < need) scratch_.resize(need);
@@ -149,6 +170,8 @@ class Bh4Variant final : public Variant {
             ParamSpec::integer("tile", 64, 1, 1 << 16, "tokens per tile (optimized impl)"),
             ParamSpec::choice("block_gemm", "auto", {"auto", "microkernel", "openblas"},
                               "block products: AVX-512 micro-kernel, OpenBLAS per block, or auto (the faster, timed when built)"),
+            ParamSpec::choice("precision", "fp32", {"fp32", "bf16"},
+                              "block products in fp32, or in bf16 (AVX512-BF16 dot products, fp32 accumulation; weights and each round's input rounded to bf16)"),
             ParamSpec::choice("impl", "optimized", {"optimized", "reference", "dense"},
                               "optimized: tiled block GEMMs + vector FWHT; reference: scalar; dense: the GEMM d → outputs")};
   }
@@ -156,6 +179,14 @@ class Bh4Variant final : public Variant {
     const int64_t dp = next_power_of_two(c.integer("d"));
     if (c.integer("b") > dp)
       throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", dp, c.str("d")));
+    if (c.str("precision") == "bf16") {
+      if (c.str("impl") == "dense")
+        throw ConfigError("precision", "bf16", "impl=dense is the fp32 GEMM d → outputs; bf16 needs impl=optimized or reference");
+      if (!bf16_microkernel_supports(c.integer("b")))
+        throw ConfigError("precision", "bf16",
+                          fmt::format("needs AVX512-BF16 and b a multiple of 16 (this CPU {} AVX512-BF16; b = {}); use fp32",
+                                      __builtin_cpu_supports("avx512bf16") ? "has" : "has no", c.str("b")));
+    }
     if (c.str("block_gemm") == "microkernel" && !microkernel_supports(c.integer("b")))
       throw ConfigError("block_gemm", "microkernel",
                         fmt::format("needs AVX-512 and b a multiple of 16 (this CPU {} AVX-512; b = {}); use auto or openblas",
@@ -170,9 +201,11 @@ class Bh4Variant final : public Variant {
     const double dp = double(next_power_of_two(c.integer("d")));
     const double outputs = c.integer("outputs") > 0 ? double(c.integer("outputs")) : dp;
     const double copies = std::ceil(outputs / dp), blocks = copies * Bh4Transform::kRounds * dp * double(c.integer("b"));
-    double bytes = 2 * 4 * blocks + 4 * double(tokens) * outputs;
+    const bool bf16 = c.str("precision") == "bf16";
+    double bytes = (bf16 ? 2 * 4 + 2 : 2 * 4) * blocks + 4 * double(tokens) * outputs;
     if (c.str("impl") == "dense") bytes += 4 * double(c.integer("d")) * outputs;
-    if (c.str("impl") == "optimized") bytes += 4 * double(threads) * double(c.integer("tile")) * (2 * dp + copies * dp);
+    if (c.str("impl") == "optimized")
+      bytes += 4 * double(threads) * double(c.integer("tile")) * ((bf16 ? 2.5 : 2) * dp + copies * dp);
     return bytes;
   }
 };

@@ -9,9 +9,16 @@
 #include <string>
 
 #include "bh4/block_kernel.hpp"
+#include "common/bf16.hpp"
 #include "common/random.hpp"
 
 namespace ffnbench {
+
+Bh4Precision parse_bh4_precision(const std::string& name) {
+  return name == "bf16" ? Bh4Precision::Bf16 : Bh4Precision::Fp32;
+}
+
+const char* to_string(Bh4Precision p) { return p == Bh4Precision::Bf16 ? "bf16" : "fp32"; }
 
 int64_t next_power_of_two(int64_t v) {
   int64_t p = 1;
@@ -20,8 +27,8 @@ int64_t next_power_of_two(int64_t v) {
 }
 
 Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, uint64_t stream,
-                           std::optional<BlockGemm> block_gemm)
-    : d_(d), b_(b), copies_(copies), padded_(next_power_of_two(d)), path_(best_fwht_path()) {
+                           std::optional<BlockGemm> block_gemm, Bh4Precision precision)
+    : d_(d), b_(b), copies_(copies), padded_(next_power_of_two(d)), path_(best_fwht_path()), precision_(precision) {
   weights_.resize(copies_ * kRounds * padded_ * b_);
   const float a = std::sqrt(3.0f / static_cast<float>(b_ * padded_));
   fill_uniform(weights_.data(), weights_.size(), seed, stream, -a, a);
@@ -29,8 +36,14 @@ Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, uint64_t seed, 
 }
 
 Bh4Transform::Bh4Transform(int64_t d, int64_t b, int64_t copies, AlignedVector<float> weights,
-                           std::optional<BlockGemm> block_gemm)
-    : d_(d), b_(b), copies_(copies), padded_(next_power_of_two(d)), path_(best_fwht_path()), weights_(std::move(weights)) {
+                           std::optional<BlockGemm> block_gemm, Bh4Precision precision)
+    : d_(d),
+      b_(b),
+      copies_(copies),
+      padded_(next_power_of_two(d)),
+      path_(best_fwht_path()),
+      precision_(precision),
+      weights_(std::move(weights)) {
   if (static_cast<int64_t>(weights_.size()) != copies_ * kRounds * padded_ * b_)
     throw std::invalid_argument("bh4 weights: " + std::to_string(weights_.size()) + " values, the shape needs " +
                                 std::to_string(copies_ * kRounds * padded_ * b_));
@@ -53,6 +66,15 @@ void Bh4Transform::prepare(std::optional<BlockGemm> block_gemm) {
           folded_weights_[blk * b_ * b_ + k * b_ + j] = static_cast<float>(s);
         }
     }
+  }
+  if (precision_ == Bh4Precision::Bf16) {
+    if (!bf16_microkernel_supports(b_) || folded_weights_.empty())
+      throw std::invalid_argument("bh4 bf16 needs AVX512-BF16 and b a multiple of 16 (b = " + std::to_string(b_) + ")");
+    bf16_weights_.resize(folded_weights_.size());
+    pack_bf16_pairs(folded_weights_.data(), static_cast<int64_t>(folded_weights_.size()) / (b_ * b_), b_,
+                    bf16_weights_.data());
+    block_gemm_ = BlockGemm::Microkernel;
+    return;
   }
   if (!microkernel_supports(b_)) block_gemm_ = BlockGemm::Openblas;
   else block_gemm_ = block_gemm ? *block_gemm : faster_block_gemm();
@@ -84,33 +106,61 @@ const float* Bh4Transform::folded_block_weights(int64_t copy, int round) const {
   return folded_weights_.data() + (copy * kRounds + round) * padded_ * b_;
 }
 
+const uint16_t* Bh4Transform::bf16_block_weights(int64_t copy, int round) const {
+  return bf16_weights_.data() + (copy * kRounds + round) * padded_ * b_;
+}
+
 double Bh4Transform::hadamard_flops_per_token() const {
   const int64_t from = folds_block_hadamard() ? b_ : 1;
   return static_cast<double>(kRounds) * padded_ * std::log2(static_cast<double>(padded_ / from)) * copies_;
 }
 
 double Bh4Transform::reference_hadamard_flops_per_token() const {
+  if (precision_ == Bh4Precision::Bf16) return hadamard_flops_per_token();
   return static_cast<double>(kRounds) * padded_ * std::log2(static_cast<double>(padded_)) * copies_;
 }
 
 MemoryRegion Bh4Transform::weights_region(bool for_apply_tile) const {
+  if (precision_ == Bh4Precision::Bf16) return {bf16_weights_.data(), bf16_weights_.size() * sizeof(uint16_t)};
   const AlignedVector<float>& w = for_apply_tile && folds_block_hadamard() ? folded_weights_ : weights_;
   return {w.data(), w.size() * sizeof(float)};
 }
 
 void Bh4Transform::reference(const float* in, float* out) const {
+  reference_rounds(in, out, precision_ == Bh4Precision::Fp32);
+}
+
+void Bh4Transform::reference_fp32(const float* in, float* out) const { reference_rounds(in, out, true); }
+
+void Bh4Transform::reference_rounds(const float* in, float* out, bool fp32) const {
   std::vector<float> v(padded_), next(padded_);
   for (int64_t c = 0; c < copies_; ++c) {
     std::copy(in, in + padded_, v.begin());
     for (int r = 0; r < kRounds; ++r) {
       const float* w = block_weights(c, r);
+      const uint16_t* low = fp32 ? nullptr : bf16_block_weights(c, r);
+      if (!fp32)
+        for (float& x : v) x = round_to_bf16(x);
       for (int64_t blk = 0; blk < padded_ / b_; ++blk)
         for (int64_t j = 0; j < b_; ++j) {
-          double s = 0;
-          for (int64_t k = 0; k < b_; ++k) s += static_cast<double>(v[blk * b_ + k]) * w[(blk * b_ + k) * b_ + j];
-          next[blk * b_ + j] = static_cast<float>(s);
+          const float* vb = v.data() + blk * b_;
+          if (fp32) {
+            double s = 0;
+            for (int64_t k = 0; k < b_; ++k) s += static_cast<double>(vb[k]) * w[(blk * b_ + k) * b_ + j];
+            next[blk * b_ + j] = static_cast<float>(s);
+            continue;
+          }
+          // VDPBF16PS's arithmetic, so that both paths round each round's input alike: per pair
+          // of k, the odd product then the even one added to an fp32 sum (each product of two
+          // bf16 is exact in fp32, so only the additions round).
+          float s = 0.0f;
+          for (int64_t k = 0; k < b_; k += 2) {
+            s += vb[k + 1] * packed_bf16_weight(low, b_, blk, k + 1, j);
+            s += vb[k] * packed_bf16_weight(low, b_, blk, k, j);
+          }
+          next[blk * b_ + j] = s;
         }
-      fwht_scalar(next.data(), padded_);
+      fwht_scalar(next.data(), padded_, fp32 ? 1 : b_);  // bf16: H_b is inside the folded weights
       v.swap(next);
     }
     std::copy(v.begin(), v.end(), out + c * padded_);
@@ -118,6 +168,8 @@ void Bh4Transform::reference(const float* in, float* out) const {
 }
 
 void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* work) const {
+  // bf16: the round's input in bf16 sits behind the fp32 tile.
+  uint16_t* low = reinterpret_cast<uint16_t*>(work + rows * padded_);
   for (int64_t c = 0; c < copies_; ++c) {
     // Rounds alternate work (stride d') -> output slot (stride copies·d') -> work -> output slot.
     const float* src = in;
@@ -126,7 +178,11 @@ void Bh4Transform::apply_tile(const float* in, float* out, int64_t rows, float* 
       const bool to_out = (r % 2) == 1;
       float* target = to_out ? out + c * padded_ : work;
       const int64_t target_stride = to_out ? outputs() : padded_;
-      if (folds_block_hadamard()) {
+      if (precision_ == Bh4Precision::Bf16) {
+        rows_to_bf16(src, src_stride, low, padded_, rows, padded_);
+        block_diagonal_product_bf16(low, padded_, target, target_stride, rows, padded_, b_, bf16_block_weights(c, r));
+        fwht_rows(target, rows, padded_, target_stride, path_, b_);
+      } else if (folds_block_hadamard()) {
         block_diagonal_product(block_gemm_, src, src_stride, target, target_stride, rows, padded_, b_,
                                folded_block_weights(c, r));
         fwht_rows(target, rows, padded_, target_stride, path_, b_);

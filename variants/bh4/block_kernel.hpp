@@ -2,6 +2,9 @@
 // Two ways: an AVX-512 register-blocked micro-kernel (4 tokens × 64 columns in 16 zmm
 // accumulators, the b×b block in L1; needs AVX-512 and b a multiple of 16), or one OpenBLAS
 // small GEMM per block. Which is faster depends on the CPU and b: Bh4Transform measures both.
+// In bf16 (AVX512-BF16): the same micro-kernel shape on VDPBF16PS, which multiplies pairs of bf16
+// (two consecutive k) and accumulates in fp32: twice the multiply-adds per instruction, half the
+// weight bytes.
 #pragma once
 
 #include <cstdint>
@@ -16,5 +19,19 @@ bool microkernel_supports(int64_t b);
 // in: rows × (d' floats, stride in_stride); w: [d'/b][b][b]; out: rows × (stride out_stride).
 void block_diagonal_product(BlockGemm how, const float* in, int64_t in_stride, float* out, int64_t out_stride,
                             int64_t rows, int64_t padded, int64_t b, const float* w);
+
+// bf16: AVX512-BF16 and b a multiple of 16.
+bool bf16_microkernel_supports(int64_t b);
+// w [blocks][b][b] fp32 (B_i[k][j] at [k][j]) -> [blocks][b/2][b][2] bf16: for each column j the
+// pair (B_i[2m][j], B_i[2m+1][j]) side by side, as VDPBF16PS reads it.
+void pack_bf16_pairs(const float* w, int64_t blocks, int64_t b, uint16_t* packed);
+// The weight of packed pair layout at (block, k, j) as a float (for references).
+float packed_bf16_weight(const uint16_t* packed, int64_t b, int64_t block, int64_t k, int64_t j);
+// rows × n floats (stride in_stride) -> bf16 rows (stride out_stride), round to nearest even.
+void rows_to_bf16(const float* in, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t rows, int64_t n);
+// out[r][blk·b + j] = Σ_k in[r][blk·b + k]·W_blk[k][j], in bf16 (stride in_stride elements),
+// w packed by pack_bf16_pairs, fp32 accumulation and output.
+void block_diagonal_product_bf16(const uint16_t* in, int64_t in_stride, float* out, int64_t out_stride, int64_t rows,
+                                 int64_t padded, int64_t b, const uint16_t* w);
 
 }  // namespace ffnbench

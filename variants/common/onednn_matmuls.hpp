@@ -26,6 +26,7 @@
 
 #include "common/activation.hpp"
 #include "common/aligned.hpp"
+#include "common/bf16.hpp"
 #include "core/variant.hpp"
 
 namespace ffnbench {
@@ -53,8 +54,6 @@ double max_column_norm(const float* a, int64_t rows, int64_t cols);
 // norm and the activation's largest slope L, the hidden layer's rounding errors independent).
 double int8_two_layer_bound(double a_operator_norm, double b_max_column_norm, double slope, double x_step,
                             double hidden_step);
-// The value bf16 keeps of v (round to nearest even; what a bf16 reorder does).
-float round_to_bf16(float v);
 
 struct MatmulPairShape {
   int64_t in = 0, hidden = 0, out = 0;

@@ -25,8 +25,10 @@
 #include <optional>
 
 #include "bh4/bh4_transform.hpp"
+#include "common/bf16.hpp"
 #include "common/blas.hpp"
 #include "common/memory.hpp"
+#include "common/precision_error.hpp"
 #include "common/random.hpp"
 #include "common/trained_weights.hpp"
 #include "core/registry.hpp"
@@ -38,11 +40,6 @@ namespace {
 
 constexpr float kBh4Share = 0.7f, kResidualShare = 0.3f, kLayerNormEps = 1e-5f;
 constexpr int64_t kProjectionTile = 64;  // tokens per projection tile: its four scratch tiles stay in L2
-
-uint16_t to_bf16(float f) {  // round to nearest even
-  uint32_t bits = std::bit_cast<uint32_t>(f);
-  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
-}
 
 struct Shape {
   int64_t d, dp, d_out, h, tau, rows, ht;
@@ -97,8 +94,9 @@ class LookupFfnKernel final : public Kernel {
     std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
     if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
     if (c.str("block_gemm") == "openblas") block_gemm = BlockGemm::Openblas;
-    if (auto file = trained_weights(c)) load_trained(*file, c, block_gemm);
-    else make_random(c, seed, block_gemm);
+    const Bh4Precision projection = parse_bh4_precision(c.str("projection_precision"));
+    if (auto file = trained_weights(c)) load_trained(*file, c, block_gemm, projection);
+    else make_random(c, seed, block_gemm, projection);
     // The gather's copy of the tables: bf16 or int8 and/or column-blocked for the tiled order;
     // fp32 row layout reads tables_ itself (also the reference's).
     const bool blocked = order_ == GatherOrder::Tiled;
@@ -114,7 +112,7 @@ class LookupFfnKernel final : public Kernel {
     } else if (precision_ == TablePrecision::Bf16) {
       AlignedVector<uint16_t> rows(tables_.size());
 #pragma omp parallel for schedule(static)
-      for (size_t i = 0; i < tables_.size(); ++i) rows[i] = to_bf16(tables_[i]);
+      for (size_t i = 0; i < tables_.size(); ++i) rows[i] = bf16_bits(tables_[i]);
       if (blocked) {
         tables_bf16_.resize(gather_size);
         to_column_blocks(rows.data(), tables_bf16_.data(), s_.h, s_.rows, s_.d_out);
@@ -148,7 +146,7 @@ class LookupFfnKernel final : public Kernel {
   }
 
   // Seeded random weights: LayerNorm's γ = 1, β = 0 unless asked for random ones (tests).
-  void make_random(const Config& c, uint64_t seed, std::optional<BlockGemm> block_gemm) {
+  void make_random(const Config& c, uint64_t seed, std::optional<BlockGemm> block_gemm, Bh4Precision projection) {
     gamma_.resize(s_.d);
     beta_.resize(s_.d);
     if (c.str("ln_affine") == "random") {
@@ -163,7 +161,7 @@ class LookupFfnKernel final : public Kernel {
       const float a = std::sqrt(3.0f / static_cast<float>(s_.d));  // z ~ unit variance
       fill_uniform(wp_.data(), wp_.size(), seed, 31, -a, a);
     } else {
-      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32, block_gemm);
+      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, seed, 32, block_gemm, projection);
     }
     z_bias_.resize(s_.ht);
     fill_uniform(z_bias_.data(), z_bias_.size(), seed, 33, -0.1f, 0.1f);
@@ -176,11 +174,14 @@ class LookupFfnKernel final : public Kernel {
 
   // Trained weights (training/FORMAT.md §3): BH4 blocks stored [..][block][out j][in k] become
   // Bh4Transform's [..][block][k][j]; the dense projection's [h·τ, d] Linear weight becomes [d][h·τ].
-  void load_trained(const SafetensorsFile& file, const Config& c, std::optional<BlockGemm> block_gemm) {
+  void load_trained(const SafetensorsFile& file, const Config& c, std::optional<BlockGemm> block_gemm,
+                    Bh4Precision projection) {
     gamma_ = load_tensor(file, "ln.weight");
     beta_ = load_tensor(file, "ln.bias");
     if (dense_projection_) wp_ = load_transposed(file, "proj.weight");
-    else bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, load_transposed(file, "bh4.weight"), block_gemm);
+    else
+      bh4_.emplace(s_.d, c.integer("b"), (s_.ht + s_.dp - 1) / s_.dp, load_transposed(file, "bh4.weight"), block_gemm,
+                   projection);
     z_bias_ = load_tensor(file, "proj.bias");
     tables_ = load_tensor(file, "tables");
     out_bias_ = load_tensor(file, "out.bias");
@@ -217,10 +218,19 @@ class LookupFfnKernel final : public Kernel {
   }
 
   // Per row: the reference's smallest |z_kj| (the code bits' distance from their threshold 0)
-  // relative to the rms of the row's h·τ values of z.
+  // relative to the rms of the row's h·τ values of z, in units of z_epsilon(). A bf16 projection
+  // takes one more decision per input: rounding u_i to bf16, whose thresholds are the midpoints
+  // between bf16 values. The kernel's and the reference's BH4 agree to the bit from the same bf16
+  // input, but their LayerNorms differ by a few u (float vs double), so where u_i lies that close
+  // to a midpoint the two may round it apart and the row then differs by one bf16 step of u_i
+  // carried through four rounds. That margin is the distance to the nearest midpoint over
+  // LayerNorm's error bound 8·u·(|u_i| + rms(u)); a row's margin is the smaller of the two, and
+  // decision_epsilon() is then 1.
   std::vector<double> decision_margins(const float* X, int64_t rows) const override {
     ReferenceScratch r(*this);
     std::vector<double> margins(rows);
+    const bool bf16 = bh4_ && bh4_->precision() == Bh4Precision::Bf16;
+    const double z_eps = bf16 ? z_epsilon() : 1.0;
     for (int64_t t = 0; t < rows; ++t) {
       reference_z(X + t * s_.d, r);
       double smallest = INFINITY, sum_sq = 0;
@@ -229,9 +239,14 @@ class LookupFfnKernel final : public Kernel {
         sum_sq += double(v) * v;
       }
       const double rms = std::sqrt(sum_sq / s_.ht);
-      margins[t] = rms > 0 ? smallest / rms : 0.0;
+      margins[t] = (rms > 0 ? smallest / rms : 0.0) / z_eps;
+      if (bf16) margins[t] = std::min(margins[t], bf16_rounding_margin(r.u.data()));
     }
     return margins;
+  }
+
+  double decision_epsilon() const override {
+    return bh4_ && bh4_->precision() == Bh4Precision::Bf16 ? 1.0 : z_epsilon();
   }
 
   // How far the optimized z may lie from the reference's, in units of the row's rms of z (a
@@ -246,12 +261,30 @@ class LookupFfnKernel final : public Kernel {
   // |optimized - reference| / rms is 4.5·u on average and at most 36·u over 2M outputs (both
   // block GEMMs; 24·u at b = 4); over 12,000 rows at d = 128, h = 256, τ = 8, b = 16 the two
   // rows that flipped had margins of 6·u and 0.5·u against ε = 120·u, while only ~1% of rows
-  // have a margin below ε.
-  double decision_epsilon() const override {
+  // have a margin below ε. (bf16 BH4 repeats the kernel's arithmetic in the reference, so the
+  // same ε holds for it once both round u alike.)
+  double z_epsilon() const {
     const double u = 0x1.0p-24;
     const double projection =
         bh4_ ? 4.0 * (bh4_->block() + std::log2(static_cast<double>(s_.dp))) : static_cast<double>(s_.d);
     return 8.0 * u * std::sqrt(static_cast<double>(s_.d) + projection + 4.0);
+  }
+
+  // The smallest distance of the row's u_i (d' values, zero padding included) from a bf16
+  // rounding midpoint, over LayerNorm's float error bound 8·u·(|u_i| + rms(u)).
+  double bf16_rounding_margin(const float* u) const {
+    double sum_sq = 0;
+    for (int64_t i = 0; i < s_.d; ++i) sum_sq += double(u[i]) * u[i];
+    const double rms = std::sqrt(sum_sq / s_.d), ulp = 0x1.0p-24;
+    double smallest = INFINITY;
+    for (int64_t i = 0; i < s_.d; ++i) {
+      const double v = u[i], below = round_to_bf16(u[i]);
+      // bf16 keeps 8 significant bits: its step at v is 2^(exponent of v - 7).
+      const double step = v == 0.0 ? 0.0 : std::ldexp(1.0, std::ilogb(v) - 7);
+      const double mid = below + (v >= below ? 0.5 : -0.5) * step;
+      smallest = std::min(smallest, std::abs(v - mid) / (8.0 * ulp * (std::abs(v) + rms)));
+    }
+    return smallest;
   }
 
   Cost cost(int64_t tokens) const override {
@@ -350,6 +383,42 @@ class LookupFfnKernel final : public Kernel {
 
   std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
 
+  std::string needs_isa() const override {
+    return bh4_ && bh4_->precision() == Bh4Precision::Bf16 && !reference_impl_
+               ? "AVX512-BF16 (BH4's bf16 block products; valgrind 3.19 decodes no AVX-512)"
+               : "";
+  }
+
+  // A reduced precision against the fp32 math (fp32 projection and fp32 tables), on 16 rows spread
+  // over the batch: the output's relative rms error (rel_rms_error_vs_fp32) and, for a bf16
+  // projection, the share of codes that differ from the fp32 projection's (code_flips_vs_fp32:
+  // the rounding's effect on routing, which the gate's bf16 reference does not see).
+  std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
+    const bool bf16_projection = bh4_ && bh4_->precision() == Bh4Precision::Bf16;
+    if (reference_impl_ || (precision_ == TablePrecision::Fp32 && !bf16_projection)) return {};
+    ReferenceScratch fp32(*this), low(*this);
+    int64_t flips = 0, codes = 0;
+    const double error = relative_rms_error_vs_fp32(X, s_.d, Y, s_.d_out, tokens, 16, [&](const float* x, float* y) {
+      reference_z(x, fp32, true);
+      code_score_reference(fp32.z.data(), s_.h, s_.tau, fp32.codes.data(), fp32.scores.data());
+      if (bf16_projection) {
+        reference_z(x, low);
+        code_score_reference(low.z.data(), s_.h, s_.tau, low.codes.data(), low.scores.data());
+        for (int64_t k = 0; k < s_.h; ++k) flips += low.codes[k] != fp32.codes[k];
+        codes += s_.h;
+      }
+      for (int64_t o = 0; o < s_.d_out; ++o) {
+        double acc = out_bias_[o];
+        for (int64_t k = 0; k < s_.h; ++k)
+          acc += double(fp32.scores[k]) * tables_[(k * s_.rows + fp32.codes[k]) * s_.d_out + o];
+        y[o] = static_cast<float>(acc);
+      }
+    });
+    std::map<std::string, std::string> e = {{"rel_rms_error_vs_fp32", fmt::format("{:.4g}", error)}};
+    if (codes > 0) e["code_flips_vs_fp32"] = fmt::format("{:.4g}", static_cast<double>(flips) / static_cast<double>(codes));
+    return e;
+  }
+
   // Everything a call reads besides X: the tables in the form the path reads (the reference:
   // fp32 rows; the gather: bf16 or int8 (with its steps) and/or column-blocked where it keeps such a copy), the
   // projection's weights (BH4's folded blocks where apply_tile folds), both biases, γ and β,
@@ -384,7 +453,7 @@ class LookupFfnKernel final : public Kernel {
     if (!reference_impl_ && last_tokens_ > 0) add_code_statistics(e);
     if (bh4_) {
       e["fwht_path"] = to_string(bh4_->fwht_path());
-      e["block_gemm"] = to_string(bh4_->block_gemm());
+      e["block_gemm"] = bh4_->precision() == Bh4Precision::Bf16 ? "microkernel_bf16" : to_string(bh4_->block_gemm());
       e["hadamard_fold"] = bh4_->folds_block_hadamard() ? "yes" : "no";
     }
     return e;
@@ -437,8 +506,9 @@ class LookupFfnKernel final : public Kernel {
   };
 
   // The reference's z for one token x[d] into r.z (u and proj along the way), in double where it
-  // sums, rounded to float where the math stores a vector.
-  void reference_z(const float* x, ReferenceScratch& r) const {
+  // sums, rounded to float where the math stores a vector; fp32: the fp32 projection whatever
+  // projection_precision says (what the reduced precision is measured against).
+  void reference_z(const float* x, ReferenceScratch& r, bool fp32 = false) const {
     double mean = 0, var = 0;
     for (int64_t i = 0; i < s_.d; ++i) mean += x[i];
     mean /= s_.d;
@@ -448,7 +518,8 @@ class LookupFfnKernel final : public Kernel {
     std::fill(r.u.begin(), r.u.end(), 0.0f);  // the padding d..d' stays zero (after γ, β)
     for (int64_t i = 0; i < s_.d; ++i) r.u[i] = static_cast<float>((x[i] - mean) * inv * gamma_[i] + beta_[i]);
     if (bh4_) {
-      bh4_->reference(r.u.data(), r.proj.data());
+      if (fp32) bh4_->reference_fp32(r.u.data(), r.proj.data());
+      else bh4_->reference(r.u.data(), r.proj.data());
       for (int64_t i = 0; i < s_.ht; ++i)
         r.z[i] = static_cast<float>(kBh4Share * double(r.proj[i]) + kResidualShare * double(r.u[i % s_.dp]) + z_bias_[i]);
     } else {
@@ -460,8 +531,12 @@ class LookupFfnKernel final : public Kernel {
     }
   }
 
-  // Per thread: the LayerNorm tile, BH4's work tile, its output tile and the z tile.
-  int64_t tile_floats() const { return kProjectionTile * (2 * s_.dp + (bh4_ ? bh4_->outputs() : 0) + s_.ht); }
+  // Per thread: the LayerNorm tile, BH4's work tile(s), its output tile and the z tile.
+  int64_t work_floats() const {
+    const int64_t w = bh4_ ? bh4_->work_floats(kProjectionTile) : kProjectionTile * s_.dp;
+    return (w + 15) / 16 * 16;  // the tiles after it stay 64-byte aligned
+  }
+  int64_t tile_floats() const { return kProjectionTile * (s_.dp + (bh4_ ? bh4_->outputs() : 0) + s_.ht) + work_floats(); }
 
   void reserve(int64_t tokens) {  // grows once; forward() does not allocate when warm
     const size_t scratch = static_cast<size_t>(omp_get_max_threads()) * tile_floats();
@@ -502,7 +577,7 @@ class LookupFfnKernel final : public Kernel {
     const int64_t width = bh4_ ? bh4_->outputs() : 0;
     float* u = tile_scratch_.data() + omp_get_thread_num() * tile_floats();
     float* work = u + kProjectionTile * s_.dp;
-    float* out = work + kProjectionTile * s_.dp;
+    float* out = work + work_floats();
     float* z = out + kProjectionTile * width;
     for (int64_t r = 0; r < rows; ++r) layer_norm_row(X + r * s_.d, u + r * s_.dp);
     if (bh4_) {
@@ -578,6 +653,8 @@ class LookupFfnVariant final : public Variant {
             ParamSpec::choice("order", "tiled", {"table_major", "token_major", "tiled"},
                               "gather order: the paper's table_major, token_major, or tiled"),
             ParamSpec::integer("tile", 16384, 1, 1 << 20, "most tokens per tile (order=tiled; smaller so each thread gets several)"),
+            ParamSpec::choice("projection_precision", "fp32", {"fp32", "bf16"},
+                              "BH4's block products: fp32, or bf16 (AVX512-BF16 dot products, fp32 accumulation; weights and each round's input in bf16)"),
             ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16", "int8"},
                               "storage of the tables (int8: symmetric, one step per table row)"),
             ParamSpec::choice("ln_affine", "identity", {"identity", "random"},
@@ -589,6 +666,14 @@ class LookupFfnVariant final : public Variant {
     const Shape s = Shape::of(c);
     if (c.str("projection") == "bh4" && c.integer("b") > s.dp)
       throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", s.dp, s.d));
+    if (c.str("projection_precision") == "bf16") {
+      if (c.str("projection") != "bh4")
+        throw ConfigError("projection_precision", "bf16", "needs projection = bh4 (the dense projection runs in fp32)");
+      if (!bf16_microkernel_supports(c.integer("b")))
+        throw ConfigError("projection_precision", "bf16",
+                          fmt::format("needs AVX512-BF16 and b a multiple of 16 (this CPU {} AVX512-BF16; b = {}); use fp32",
+                                      __builtin_cpu_supports("avx512bf16") ? "has" : "has no", c.str("b")));
+    }
     if (c.str("projection") == "bh4" && c.str("block_gemm") == "microkernel" && !microkernel_supports(c.integer("b")))
       throw ConfigError("block_gemm", "microkernel",
                         fmt::format("needs AVX-512 and b a multiple of 16 (this CPU {} AVX-512; b = {}); use auto or openblas",
@@ -618,11 +703,13 @@ class LookupFfnVariant final : public Variant {
     if (low && tiled) bytes += s.table_bytes(precision);
     const double copies = double((s.ht + s.dp - 1) / s.dp), bh4_outputs = copies * double(s.dp);
     const bool bh4 = c.str("projection") == "bh4";
-    bytes += bh4 ? 2 * 4 * copies * Bh4Transform::kRounds * double(s.dp) * double(c.integer("b"))
+    const bool bf16 = bh4 && c.str("projection_precision") == "bf16";  // + the folded blocks in bf16
+    bytes += bh4 ? (bf16 ? 2 * 4 + 2 : 2 * 4) * copies * Bh4Transform::kRounds * double(s.dp) * double(c.integer("b"))
                  : 4 * double(s.d) * double(s.ht);
     const double n = double(tokens);
     bytes += 8 * n * double(s.h) + 4 * n * double(s.d_out);
-    bytes += 4 * double(threads) * double(kProjectionTile) * (2 * double(s.dp) + (bh4 ? bh4_outputs : 0) + double(s.ht));
+    bytes += 4 * double(threads) * double(kProjectionTile) *
+             ((bf16 ? 2.5 : 2) * double(s.dp) + (bh4 ? bh4_outputs : 0) + double(s.ht));
     return bytes;
   }
 };
