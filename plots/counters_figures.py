@@ -63,7 +63,15 @@ def roofline(points, machine, ceilings, folder):
                 y_hi = max(y_hi, gflops * 2)
             loads = ffnstyle.dedupe_levels([(b["level"], b["gbs"]) for b in ceiling_for(ceilings, "bandwidth", threads,
                                                                                          kernel="load")])
+            # A level whose line never enters the view (it leaves the top left of x_lo, or stays
+            # under y_lo) is named in the legend, not labelled off the axes where labels collide.
+            outside = [(names, gbs) for names, gbs in loads if y_hi / gbs <= x_lo or x_hi * gbs <= y_lo]
+            if outside:
+                ax.plot([], [], color="grey", lw=0.8, ls="--",
+                        label=", ".join(f"{n} {g:.0f}" for n, g in outside) + " GB/s: outside this view")
             for names, gbs in loads:
+                if (names, gbs) in outside:
+                    continue
                 xs = [x_lo, x_hi]
                 ax.plot(xs, [x * gbs for x in xs], color="grey", lw=0.8, ls="--")
                 # Labelled where the line leaves the right edge or the top of the axes.
@@ -205,7 +213,10 @@ def cachesim_whatif(folders, machine, out_folder):
             continue
         merged = points.merge(ll, on="point_id")
         merged["geometry"] = cachesim_geometry(folder)
-        merged["series"] = merged.apply(ffnplot.series_label, axis=1) + " N=" + merged["tokens"].astype(str)
+        # Labels with each block's varying parameters, so two configurations are never one bar.
+        merged["series"] = ffnplot.series_labels(merged) + " N=" + merged["tokens"].astype(str)
+        if merged["threads"].nunique() > 1:
+            merged["series"] += " T=" + merged["threads"].astype(str)
         frames.append(merged)
     if not frames:
         skip("cachesim_whatif", "no cachesim re-run values (counters = cachesim) in the given run folders")
@@ -213,18 +224,29 @@ def cachesim_whatif(folders, machine, out_folder):
     data = pd.concat(frames)
     table = data.pivot_table(index="series", columns="geometry", values="value", aggfunc="median")
     tokens = data.groupby("series")["tokens"].first()
-    per_token = table.div(tokens, axis=0)
-    fig, ax = plt.subplots(figsize=(max(7, 0.6 * len(per_token) + 3), 4.5))
-    per_token.plot.bar(ax=ax, rot=30)
-    ax.set_yscale("log")
-    ax.set_ylabel("simulated LL misses per token")
-    ax.set_xlabel("")
-    ax.legend(title="cache geometry (cachesim_cpu)", fontsize=7)
-    ax.grid(True, axis="y", alpha=0.3)
+    per_token = table.div(tokens, axis=0).sort_index(ascending=False)  # the first series on top
+    common, short = ffnstyle.common_label_parts(list(per_token.index))
+    if len(set(short)) == len(per_token):
+        per_token.index = short
+    geometries = list(per_token.columns)
+    # A group of horizontal bars per series (its label beside it, never crossing another), one
+    # colour per geometry (geometries are not families: the sequence colours).
+    bar = 0.8 / max(1, len(geometries))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", height=max(2.5, 0.12 * len(per_token) * len(geometries) + 1.4)))
+    for i, geometry in enumerate(geometries):
+        offsets = [y + 0.4 - bar * (i + 0.5) for y in range(len(per_token))]
+        ax.barh(offsets, per_token[geometry], height=bar, color=ffnstyle.sequence_color(i), label=geometry)
+    ax.set_yticks(range(len(per_token)))
+    ax.set_yticklabels(per_token.index)
+    ax.set_ylim(-0.6, len(per_token) - 0.4)
+    ax.set_xscale("log")
+    ax.set_xlabel("simulated LL misses per token")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    ffnstyle.legend_outside(ax, title="cache geometry\n(cachesim_cpu)")
     threads = ",".join(str(t) for t in sorted(data["threads"].unique()))
     precision = ",".join(sorted(data["precision"].astype(str).unique()))
-    ffnplot.title(ax, machine, "What if this CPU's caches: valgrind cache simulation", threads=threads,
-                  precision=precision)
+    ffnplot.title(ax, machine, "What if this CPU's caches: valgrind cache simulation" + (f", {common}" if common else ""),
+                  threads=threads, precision=precision)
     return [ffnplot.save(fig, out_folder, "cachesim_whatif")]
 
 

@@ -39,17 +39,29 @@ def load_run(folder):
     return points, stages, machine
 
 
+INPUT_WORDS = {"fresh": "fresh inputs", "repeat": "one input reused", "real": "real inputs"}
+
+
+def inputs_word(value):
+    """points.csv's `inputs` as the title says it: 'fresh', 'repeat' and every value starting
+    with 'repeat' (ffndataset.INPUTS_BEFORE_FRESH, 'repeat (before fresh inputs)', of runs older
+    than the column, which reused one batch on every call) -> one input reused; empty (an old
+    run) likewise; an activations file (inputs = <file>) -> real inputs, rather than its path."""
+    text = "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+    if text == "" or text.startswith("repeat"):
+        return INPUT_WORDS["repeat"]
+    return INPUT_WORDS["fresh"] if text == "fresh" else INPUT_WORDS["real"]
+
+
 def measurement_conditions(points):
     """'fresh inputs, interleaved' (what every title says the points were measured under);
-    runs older than fresh inputs reused one batch on every call."""
-    def modes(column, missing):
-        if column not in points.columns:
-            return missing
-        # An activations file (inputs = <file>) reads as "real" rather than its path.
-        values = sorted({str(v) if str(v) in ("fresh", "repeat") or column != "inputs" else "real"
-                         for v in points[column].dropna()})
-        return "/".join(values) if values else missing
-    return f"{modes('inputs', 'repeat')} inputs, {modes('schedule', 'sequential')}"
+    runs older than fresh inputs reused one batch on every call ('one input reused')."""
+    if "inputs" in points.columns and len(points):
+        inputs = "/".join(sorted({inputs_word(v) for v in points["inputs"]}))
+    else:
+        inputs = INPUT_WORDS["repeat"]
+    schedules = sorted({str(v) for v in points["schedule"].dropna()}) if "schedule" in points.columns else []
+    return f"{inputs}, {'/'.join(schedules) if schedules else 'sequential'}"
 
 
 def load_ceilings(folder):

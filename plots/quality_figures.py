@@ -11,10 +11,12 @@ usage: /usr/bin/python3 plots/quality_figures.py <run folder>"""
 import os
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 
 import ffnplot
+import ffnstyle
 
 RANDOM = "random"
 
@@ -74,22 +76,30 @@ def accuracy_vs(points, machine, folder, x, xlabel, name, what):
     for threads, group in t.groupby("threads"):
         tokens = int(group["tokens"].max())
         g = group[group["tokens"] == tokens].reset_index(drop=True)
-        fig, ax = plt.subplots(figsize=(7.5, 5))
+        fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
+        common, short = ffnstyle.common_label_parts(sorted(g["label"].unique()))
+        names = dict(zip(sorted(g["label"].unique()), short))
+        styles = ffnstyle.SeriesStyles()
         for label, rows in g.groupby("label"):
-            ax.scatter(rows[x], rows["quality_value"] * 100, label=label, s=30)
+            style = styles(label, rows["variant"].iloc[0], rows["impl"].iloc[0])
+            ax.scatter(rows[x], rows["quality_value"] * 100, label=names[label], color=style["color"],
+                       marker=style["marker"], s=24, zorder=3)
         front = pareto_front(list(g[x]), list(g["quality_value"]))
         if x == "latency_per_token_us" and len(front) > 1:
             f = g.iloc[front]
-            ax.step(f[x], f["quality_value"] * 100, where="post", color="k", linewidth=0.8, label="Pareto front")
+            ax.step(f[x], f["quality_value"] * 100, where="post", color="black", linewidth=0.8, label="Pareto front",
+                    zorder=2)
         dense = g["quality_dense"].dropna()
         if not dense.empty:
-            ax.axhline(dense.iloc[0] * 100, color="gray", linestyle="--", linewidth=0.8, label="dense twin")
-            ax.axhline(dense.iloc[0] * 100 - 1, color="gray", linestyle=":", linewidth=0.8, label="dense − 1 point")
+            ffnstyle.reference_line(ax, dense.iloc[0] * 100, "dense twin", color="grey")
+            ffnstyle.reference_line(ax, dense.iloc[0] * 100 - 1, "dense − 1 point", color="grey", linestyle=":")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (%)")
-        ax.legend(fontsize=7)
-        ffnplot.title(ax, machine, f"{what}, N={tokens}", threads=threads, precision="fp32")
+        ax.grid(True, which="both", alpha=0.3)
+        ffnstyle.legend_outside(ax)
+        ffnplot.title(ax, machine, f"{what}, N={tokens}" + (f": {common}" if common else ""), threads=threads,
+                      precision="fp32")
         ffnplot.save(fig, folder, f"{name}_T{threads}")
 
 
@@ -102,18 +112,22 @@ def histograms(points, machine, folder, variant, key, what, name):
     rows = rows.assign(model=rows[col].map(model_name) if col else RANDOM)
     # one histogram per (model, weights kind): the largest token count, one thread count
     rows = rows.sort_values(["tokens", "threads"]).groupby(["model"], as_index=False).last()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page"))
+    styles = ffnstyle.SeriesStyles()
     for _, r in rows.iterrows():
         counts = np.array(sorted((int(v) for v in extras_value(r["extras"], key).split("|")), reverse=True), float)
         if counts.sum() <= 0:
             continue
         share = counts / counts.sum()
         kind = "random weights" if r["model"] == RANDOM else f"trained ({r['model']})"
-        ax.plot(np.arange(1, len(share) + 1), share, marker="o", markersize=3, label=f"{kind}, N={int(r['tokens'])}")
+        style = styles(r["model"], variant)  # routing is the model's, not the impl's: shades of one colour
+        ax.plot(np.arange(1, len(share) + 1), share, markersize=3, label=f"{kind}, N={int(r['tokens'])}", **style)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(f"{what} rank (most used first)")
     ax.set_ylabel("share of tokens")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    ffnstyle.legend_outside(ax)
     ffnplot.title(ax, machine, f"{variant}: tokens per {what}, trained vs random")
     ffnplot.save(fig, folder, name)
 
@@ -132,14 +146,21 @@ def random_vs_trained(points, machine, folder):
     if pairs.empty:
         return
     pairs["label"] = pairs.apply(lambda r: f"{r['model']} [{r['impl']}] N={int(r['tokens'])} T={r['threads']}", axis=1)
-    pairs = pairs.sort_values("label")
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(pairs) + 2))
+    pairs = pairs.sort_values("label", ascending=False).reset_index(drop=True)  # the first label on top
+    common, short = ffnstyle.common_label_parts(list(pairs["label"]))
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", height=max(2.5, 0.2 * len(pairs) + 1.2)))
     ratio = pairs["time_median_s_trained"] / pairs["time_median_s_random"]
-    ax.barh(pairs["label"], ratio)
-    ax.axvline(1.0, color="k", linewidth=0.8)
+    # A bar per pair in its family's colour; one legend entry per family.
+    for family, rows in pairs.groupby(pairs["variant"].map(ffnstyle.family_of)):
+        ax.barh(rows.index, ratio[rows.index], color=ffnstyle.family_color(family), label=family)
+    ax.set_yticks(pairs.index)
+    ax.set_yticklabels(short if len(set(short)) == len(pairs) else pairs["label"])
+    ax.set_ylim(-0.6, len(pairs) - 0.4)
+    ffnstyle.reference_line(ax, 1.0, None, axis="x", linestyle="-")
     ax.set_xlabel("time on trained weights / time on random weights (median per call)")
     ax.tick_params(axis="y", labelsize=7)
-    ffnplot.title(ax, machine, "Does training change speed?", precision="fp32")
+    ffnstyle.legend_outside(ax, title="family")
+    ffnplot.title(ax, machine, "Does training change speed?" + (f" {common}" if common else ""), precision="fp32")
     ffnplot.save(fig, folder, "quality_random_vs_trained")
 
 
