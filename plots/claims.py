@@ -24,7 +24,11 @@ and continuity corrections); p_vs_1 tests H0 "no speedup".
 Verdicts: `holds` when the CI's lower end is at or above the claimed factor (for "≥" claims, the
 bound), `fails` when its upper end is below it, `inconclusive` otherwise, or when there is no CI.
 FLOP claims compare cost models (exact numbers, no CI): `holds` at ≥ 95% of an approximate claim
-(≥ 100% of a "≥" claim), else `fails`."""
+(≥ 100% of a "≥" claim), else `fails`.
+
+The published claims are timed on seeded random weights, whose quality is unknown: each row's
+`weights` says so ("random weights; quality not measured"), in its sentence and in the table.
+quality_rows() states the speedups of trained layers with their accuracy (issue 13)."""
 import math
 import os
 import statistics
@@ -77,9 +81,12 @@ COLUMNS = ["claim_id", "claim", "measure", "claimed", "claimed_text", "source", 
            # of the columns above, and the same comparison against the best dense at any precision.
            "baseline_precision", "overall_measured", "overall_ci_low", "overall_ci_high", "overall_ci_coverage",
            "overall_p_value", "overall_p_vs_1", "overall_n_rounds", "overall_pairing", "overall_verdict",
-           "overall_baseline_point", "overall_baseline_precision", "overall_same_point", "overall_note"]
+           "overall_baseline_point", "overall_baseline_precision", "overall_same_point", "overall_note",
+           # Whose weights were timed: the published claims' points are random ones, of no known quality.
+           "weights"]
 
 LEVEL = 0.95
+RANDOM_WEIGHTS = "random weights; quality not measured"  # a claim row timed on seeded random weights
 NO_BASELINE = "no baseline"  # the verdict where no dense point ran at the variant's precision
 PAIRED = "paired in time"
 NOT_PAIRED = "not paired in time"
@@ -331,6 +338,17 @@ def _is_true(value):
     return str(value).strip().lower() == "true"
 
 
+def _weights_text(best):
+    """The weights a claim row timed: RANDOM_WEIGHTS for seeded random ones (no p_weights), else
+    the trained model and its accuracy where points.csv has it."""
+    weights = _get(best, "p_weights")
+    if weights is None or str(weights) == "":
+        return RANDOM_WEIGHTS
+    name = os.path.basename(os.path.dirname(str(weights))) or str(weights)
+    quality = pd.to_numeric(pd.Series([_get(best, "quality_value")]), errors="coerce").iloc[0]
+    return f"trained weights ({name}" + (f", {100 * quality:.1f}% test accuracy)" if _num(quality) else ")")
+
+
 def evaluate(points, machines, reps=None):
     """DataFrame with COLUMNS, one row per (claim, machine, thread class) measured, and one row
     per claim not measured. `reps`: reps.csv (ffndataset.load_reps) for the CIs; None: none.
@@ -380,7 +398,7 @@ def evaluate(points, machines, reps=None):
                          "precision": best["precision"], "inputs": _inputs_text(best), "verdict": verdict,
                          "variant_point": ds.series_labels(group).loc[best.name],
                          "baseline_point": best["base_label"], "baseline_precision": best["baseline_precision"],
-                         "note": "; ".join(notes + more)})
+                         "note": "; ".join(notes + more), "weights": _weights_text(best)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -436,29 +454,31 @@ def overall_text(row):
 
 def sentence(row):
     """'LookupFFN vs gemm_ffn: 2.51× claimed, 1.84× measured on <machine> at 2 threads, 32768 tokens
-    (..., fp32; 95% CI 1.80–1.88, 12 rounds paired in time, inputs fresh): fails; against the best
-    dense at any precision (gemm_ffn [onednn] d_ff=2048, bf16): 0.95× (...): fails'."""
+    (..., fp32; 95% CI 1.80–1.88, 12 rounds paired in time, inputs fresh; random weights; quality not
+    measured): fails; against the best dense at any precision (gemm_ffn [onednn] d_ff=2048, bf16):
+    0.95× (...): fails'. The weights clause is the row's `weights` (absent from older claims.csv)."""
     if not _num(row.get("threads")):
         return f"{row['claim']}: {row['claimed_text']} claimed, not measured in this run ({row['note']})"
     threads = int(row["threads"])
     where = f"on {row['machine']} at {threads} thread{'s' if threads > 1 else ''}, {int(row['tokens'])} tokens"
     precision = _text(row, "baseline_precision") or row["precision"]
     note = f"; {row['note']}" if _text(row, "note") else ""
+    weights = f"; {row['weights']}" if _text(row, "weights") else ""
     if pd.isna(row.get("measured")):  # no dense at the variant's precision: only the overall
-        return (f"{row['claim']}: {row['claimed_text']} claimed, {where} ({row['variant_point']}): no best dense at "
-                f"{precision} ({row['note']})" + overall_text(row))
+        return (f"{row['claim']}: {row['claimed_text']} claimed, {where} ({row['variant_point']}{weights}): no best "
+                f"dense at {precision} ({row['note']})" + overall_text(row))
     if row["measure"] == "flops":
         return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× fewer in the cost models "
-                f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}, {precision}{note}): "
-                f"{row['verdict']}" + overall_text(row))
+                f"at {int(row['tokens'])} tokens ({row['variant_point']} vs {row['baseline_point']}, {precision}{note}"
+                f"{weights}): {row['verdict']}" + overall_text(row))
     facts = _facts(row) + [f"inputs {row['inputs']}"]
     return (f"{row['claim']}: {row['claimed_text']} claimed, {row['measured']:.2f}× measured {where} "
-            f"({row['variant_point']} vs {row['baseline_point']}, {precision}; {', '.join(facts)}{note}): "
+            f"({row['variant_point']} vs {row['baseline_point']}, {precision}; {', '.join(facts)}{note}{weights}): "
             f"{row['verdict']}" + overall_text(row))
 
 
 TABLE_HEADER = ["claim", "claimed", "measured", "95% CI", "p (vs claim)", "rounds", "machine", "threads", "tokens",
-                "inputs", "compared", "verdict", "vs best dense, any precision", "verdict (any precision)"]
+                "inputs", "weights", "compared", "verdict", "vs best dense, any precision", "verdict (any precision)"]
 
 
 def _overall_cells(r):
@@ -472,17 +492,19 @@ def _overall_cells(r):
 
 
 def markdown_table(rows):
-    """The claims table of claims.md: one line per row of evaluate(); the last two columns are the
-    same comparison against the best dense at any precision."""
+    """The claims table of claims.md: one line per row of evaluate(); `weights` says whose weights
+    were timed (the published claims: random ones, quality not measured); the last two columns are
+    the same comparison against the best dense at any precision."""
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
     for _, r in rows.iterrows():
+        weights = _text(r, "weights")
         if not _num(r.get("threads")):
-            cells = [r["claim"], r["claimed_text"], "not measured in this run", "", "", "", "", "", "", "",
+            cells = [r["claim"], r["claimed_text"], "not measured in this run", "", "", "", "", "", "", "", "",
                      r["note"], "", "", ""]
         elif pd.isna(r["measured"]):
             cells = [r["claim"], r["claimed_text"], f"no best dense at {r['baseline_precision']}", "", "", "",
-                     r["machine"], int(r["threads"]), int(r["tokens"]), "", f"{r['variant_point']} ({r['note']})",
-                     r["verdict"]] + _overall_cells(r)
+                     r["machine"], int(r["threads"]), int(r["tokens"]), "", weights,
+                     f"{r['variant_point']} ({r['note']})", r["verdict"]] + _overall_cells(r)
         else:
             note = f" ({r['note']})" if _text(r, "note") else ""
             fewer = " fewer (model)" if r["measure"] == "flops" else ""
@@ -493,7 +515,7 @@ def markdown_table(rows):
             precision = _text(r, "baseline_precision") or r["precision"]
             cells = [r["claim"], r["claimed_text"], f"{r['measured']:.2f}×{fewer}", ci, p_text(r.get("p_value")),
                      rounds, r["machine"], int(r["threads"]), int(r["tokens"]),
-                     r["inputs"] if r["measure"] != "flops" else "",
+                     r["inputs"] if r["measure"] != "flops" else "", weights,
                      f"{r['variant_point']} vs {r['baseline_point']}, {precision}{note}", r["verdict"]] + _overall_cells(r)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return lines
@@ -504,7 +526,10 @@ def markdown_table(rows):
 QUALITY_COLUMNS = ["model", "variant", "machine_id", "machine", "thread_class", "threads", "tokens", "inputs",
                    "variant_point", "baseline_point", "measured", "ci_low", "ci_high", "ci_coverage", "n_rounds",
                    "pairing", "quality_metric", "quality_dataset", "quality_value", "quality_dense", "delta_points",
-                   "fidelity_rel_error", "random_speedup", "random_point", "note"]
+                   "fidelity_rel_error", "random_speedup", "random_point", "note",
+                   # How the random-weights counterpart's inputs were fed (the trained point's own file
+                   # in experiments/quality.ini, so that trained vs random differs in the weights only).
+                   "random_inputs"]
 
 # Parameters that choose how a shape is run, not the shape: a random-weights counterpart may differ in them.
 _HOW = {"p_weights", "p_impl", "p_order", "p_tile", "p_block_gemm", "p_table_precision", "p_max_path_matrix_mib"}
@@ -520,8 +545,19 @@ def _trained(points):
     return points[pd.to_numeric(points["quality_value"], errors="coerce").notna()]
 
 
+def _same_inputs(frame, inputs):
+    """The rows of `frame` fed the same inputs (points.csv's `inputs`: fresh, repeat or the
+    activations file), or all of them where the data has no `inputs` column."""
+    if "inputs" not in frame.columns:
+        return frame
+    return frame[frame["inputs"].map(ds.inputs_mode) == ds.inputs_mode(inputs)]
+
+
 def _random_counterpart(points, row):
-    """The fastest point of row's variant and shape on random weights (empty p_weights)."""
+    """(point, same_inputs): the fastest point of row's variant and shape on random weights (empty
+    p_weights) fed the same inputs as row (its activations file); where none was, the fastest on
+    other inputs, same_inputs False (an older quality.ini timed random weights on fresh inputs).
+    (None, False) where the shape has no random-weights point."""
     same = points[(points["variant"] == row["variant"]) & (points["machine_id"] == row["machine_id"]) &
                   (points["tokens"] == row["tokens"]) & (points["threads"] == row["threads"]) &
                   (points["precision"] == row["precision"])]
@@ -530,18 +566,29 @@ def _random_counterpart(points, row):
     for c in [c for c in points.columns if c.startswith("p_") and c not in _HOW]:
         if _has(row.get(c)):
             same = same[same[c].astype(str) == str(row[c])]
-    return same.loc[same["time_median_s"].idxmin()] if not same.empty else None
+    if same.empty:
+        return None, False
+    on_inputs = _same_inputs(same, row.get("inputs"))
+    pick = on_inputs if not on_inputs.empty else same
+    return pick.loc[pick["time_median_s"].idxmin()], not on_inputs.empty
 
 
-def _dense_for(points, row, trained):
+def _dense_for(points, row, trained, inputs=None):
     """The dense point a trained row is compared with: ffndataset's best dense at the row's
     compared precision among the trained gemm_ffn points (its trained twin: trained=True) or among
     the random-weights ones (trained=False), at the row's machine, tokens, threads and d; None
-    where there is none."""
+    where there is none. `inputs` given: among the points fed those inputs where any was (the
+    random-weights dense on the trained twin's activations file)."""
     pool = points[points["variant"] == ds.BASELINE]
     twins = pool.index.intersection(_trained(pool).index) if trained else \
         pool.index.difference(_trained(pool).index)
-    best = ds.best_dense(pool.loc[twins], precision=ds.compared_precision(row))
+    pool = pool.loc[twins]
+    if inputs is not None:
+        fed = _same_inputs(pool, inputs)
+        fed = fed[(fed["machine_id"] == row["machine_id"]) & (fed["tokens"] == row["tokens"]) &
+                  (fed["threads"] == row["threads"]) & (fed["d_in"] == row["d_in"])]
+        pool = pool.loc[fed.index] if not fed.empty else pool
+    best = ds.best_dense(pool, precision=ds.compared_precision(row))
     best = best[(best["machine_id"] == row["machine_id"]) & (best["tokens"] == row["tokens"]) &
                 (best["threads"] == row["threads"]) & (best["d_in"] == row["d_in"]) & (best["d_out"] == row["d_out"])]
     return None if best.empty else points.loc[best["base_index"].iloc[0]]
@@ -562,7 +609,9 @@ def quality_rows(points, machines, reps=None):
     """One row per trained model (p_weights), machine, thread class and token count: its fastest
     impl against the fastest dense twin (gemm_ffn trained the same way), the speedup paired in
     time with its CI, the accuracy of both (quality_value, quality_dense) and the gap in points,
-    the fidelity against PyTorch, and the same shape's speedup on random weights."""
+    the fidelity against PyTorch, and the same shape's speedup on random weights: its random-weights
+    point on the same inputs against the random-weights dense on the dense twin's inputs (a note
+    where the data has random weights only on other inputs)."""
     trained = _trained(points)
     trained = trained[(trained["variant"] != ds.BASELINE) & ~trained["variant"].isin(ds.NOT_A_LAYER)]
     rows = []
@@ -581,9 +630,12 @@ def quality_rows(points, machines, reps=None):
             continue
         stats = _paired_speedup(reps, best, dense)
         value, dense_q = float(best["quality_value"]), pd.to_numeric(best.get("quality_dense"), errors="coerce")
-        random_row, random_dense = _random_counterpart(points, best), None
+        (random_row, same_inputs), random_dense = _random_counterpart(points, best), None
         if random_row is not None:
-            random_dense = _dense_for(points, random_row, trained=False)
+            random_dense = _dense_for(points, random_row, trained=False, inputs=dense.get("inputs"))
+            if not same_inputs:
+                notes.append(f"random weights on other inputs ({ds.inputs_mode(random_row.get('inputs'))}) than the "
+                             "trained point's: weights and inputs differ")
         random_speedup = (float(random_dense["time_median_s"]) / float(random_row["time_median_s"])
                           if random_row is not None and random_dense is not None else None)
         name = os.path.basename(os.path.dirname(str(model))) or str(model)
@@ -599,7 +651,8 @@ def quality_rows(points, machines, reps=None):
                      "fidelity_rel_error": pd.to_numeric(best.get("fidelity_rel_error"), errors="coerce"),
                      "random_speedup": random_speedup,
                      "random_point": f"{random_row['block']} [{random_row['impl']}]" if random_row is not None else "",
-                     "note": "; ".join(notes)})
+                     "note": "; ".join(notes),
+                     "random_inputs": ds.inputs_mode(random_row.get("inputs")) if random_row is not None else ""})
     return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
 
 

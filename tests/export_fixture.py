@@ -1,7 +1,13 @@
-"""Writes one export (training/FORMAT.md) per layer family with random weights, computed in
-PyTorch from FORMAT.md's formulas: block.safetensors, activations.safetensors (x, and PyTorch's
-y for it) and meta.json, in <out>/<name>/. tests/test_pytorch_gate.cpp checks the C++ reference
-and kernels against these y.
+"""Writes one export (training/FORMAT.md) per layer family with random weights: block.safetensors,
+activations.safetensors (x, and PyTorch's y for it) and meta.json, in <out>/<name>/.
+tests/test_pytorch_gate.cpp checks the C++ reference and kernels against these y.
+
+y is computed by the training modules themselves (training/families: the fixture's weights loaded
+into the family's nn.Module with families.load_export, the module in eval mode), so the C++ is
+checked against the code that trains and exports the real models, and block.safetensors is what
+that module's export() writes. Each y is also recomputed from FORMAT.md's formulas written out
+below, independently of the modules; a row where the two disagree beyond fp32 rounding (and no
+routing decision lies within 1e-4 of its threshold) stops the script with exit status 1.
 
 usage: /usr/bin/python3 tests/export_fixture.py <out folder>"""
 import json
@@ -10,9 +16,18 @@ import os
 import struct
 import sys
 
+import numpy as np
 import torch
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from training import families as training_families  # noqa: E402
+from training import numpy_reference  # noqa: E402
+
 D, N = 16, 96
+AGREEMENT = 1e-5       # module vs formulas, per row (numpy_reference.relative_error, the C++ gate's formula)
+ROUTING_MARGIN = 1e-4  # rows with a routing decision this close to its threshold may disagree
 
 
 def write_safetensors(path, tensors):
@@ -155,31 +170,53 @@ def soft_lookup(g):
     return t, f, {"d": D, "d_out": D, "B": buckets, "temperature": temperature}
 
 
+# name -> (family, the fixture's tensors and formulas, the training module's INI options)
 FAMILIES = {
-    "dense": ("gemm_ffn", gemm_ffn),
-    "lookup_bh4": ("lookup_ffn", lambda g: lookup_ffn(g, "bh4")),
-    "lookup_dense": ("lookup_ffn", lambda g: lookup_ffn(g, "dense")),
-    "fff_ufb": ("fff", lambda g: fff(g, 0)),
-    "fff_leaf": ("fff", lambda g: fff(g, 5)),
-    "moe": ("moe", moe),
-    "soft_lookup": ("soft_lookup", soft_lookup),
+    "dense": ("gemm_ffn", gemm_ffn, {"d_ff": "48"}),
+    "lookup_bh4": ("lookup_ffn", lambda g: lookup_ffn(g, "bh4"), {"projection": "bh4", "h": "8", "tau": "4", "b": "4"}),
+    "lookup_dense": ("lookup_ffn", lambda g: lookup_ffn(g, "dense"), {"projection": "dense", "h": "8", "tau": "4"}),
+    "fff_ufb": ("fff", lambda g: fff(g, 0), {"depth": "3", "trees": "2"}),
+    "fff_leaf": ("fff", lambda g: fff(g, 5), {"depth": "3", "trees": "2", "leaf_width": "5"}),
+    "moe": ("moe", moe, {"experts": "4", "top_k": "2", "d_e": "12"}),
+    "soft_lookup": ("soft_lookup", soft_lookup, {"B": "24", "temperature": "0.5"}),
 }
+
+
+def module_outputs(name, family, options, tensors, x, formula_y):
+    """(export, y) of the training module holding `tensors`: export() as the trainer writes it,
+    y its eval-mode forward of x; checked against the fixture's tensors and formulas."""
+    block = training_families.load_export(training_families.build(family, D, options), tensors)
+    block.eval()
+    with torch.no_grad():
+        y = block(x)
+    export = block.export()
+    for t, a in export.items():
+        if not np.array_equal(a, tensors[t].numpy()):
+            raise SystemExit(f"{name}: the module's export() changes tensor {t}")
+    _, margin = numpy_reference.forward(family, export, block.params(), x.numpy())
+    err = numpy_reference.relative_error(y.numpy().astype(np.float64), formula_y.numpy().astype(np.float64))
+    bad = np.flatnonzero((err > AGREEMENT) & (margin > ROUTING_MARGIN))
+    if bad.size:
+        raise SystemExit(f"{name}: training module vs FORMAT.md formulas differ at rows {bad.tolist()} "
+                         f"(max relative error {err[bad].max():.3g})")
+    return export, y
 
 
 def main():
     out = sys.argv[1]
     torch.set_num_threads(1)
-    for seed, (name, (family, make)) in enumerate(FAMILIES.items()):
+    for seed, (name, (family, make, options)) in enumerate(FAMILIES.items()):
         g = torch.Generator().manual_seed(100 + seed)
         tensors, forward, params = make(g)
         x = torch.randn(N, D, generator=g)
         if family in ("fff", "moe", "soft_lookup"):  # these variants receive LN(h0): rows of mean 0, variance 1
             x = layer_norm(x, None, None)
         with torch.no_grad():
-            y = forward(x)
+            formula_y = forward(x)
+        export, y = module_outputs(name, family, options, tensors, x, formula_y)
         folder = os.path.join(out, name)
         os.makedirs(folder, exist_ok=True)
-        write_safetensors(os.path.join(folder, "block.safetensors"), tensors)
+        write_safetensors(os.path.join(folder, "block.safetensors"), {n: torch.from_numpy(a) for n, a in export.items()})
         write_safetensors(os.path.join(folder, "activations.safetensors"), {"x": x, "y": y})
         meta = {"format": "ffnbench-trained-block/1", "name": name, "family": family, "params": params,
                 "dataset": "fixture", "test_accuracy": 0.5 + 0.01 * seed, "dense_test_accuracy": 0.5}

@@ -180,8 +180,8 @@ class Evaluate(unittest.TestCase):
         self.assertEqual(few["n_rounds"], 5)
         self.assertEqual(few["verdict"], "inconclusive")
         self.assertEqual("no 95% CI from fewer than 6 rounds", few["note"])
-        self.assertIn("fp32; 5 rounds paired in time, inputs fresh; no 95% CI from fewer than 6 rounds): inconclusive",
-                      claims.sentence(few))
+        self.assertIn("fp32; 5 rounds paired in time, inputs fresh; no 95% CI from fewer than 6 rounds; "
+                      "random weights; quality not measured): inconclusive", claims.sentence(few))
         rows = claims.evaluate(pd.DataFrame(points), {}, None)
         none = row_of(rows, "lookupffn_speedup", "m-few")
         self.assertEqual(none["verdict"], "inconclusive")
@@ -199,7 +199,34 @@ class Evaluate(unittest.TestCase):
         self.assertTrue(any("6.06× fewer (model)" in line for line in lines))
         self.assertTrue(any("not measured in this run" in line for line in lines))
         s = claims.sentence(row_of(self.rows, "lookupffn_speedup", "m-fail"))
-        self.assertIn("95% CI 2.10–2.45, 10 rounds paired in time, inputs fresh): fails", s)
+        self.assertIn("95% CI 2.10–2.45, 10 rounds paired in time, inputs fresh; random weights; quality not measured): "
+                      "fails", s)
+
+    def test_published_claims_say_their_weights_are_random_and_quality_not_measured(self):
+        for _, r in self.rows[self.rows["threads"].notna()].iterrows():
+            self.assertEqual(r["weights"], "random weights; quality not measured", r["claim_id"])
+            self.assertIn("; random weights; quality not measured): ", claims.sentence(r), r["claim_id"])
+        self.assertIn("weights", claims.COLUMNS)
+        lines = claims.markdown_table(self.rows)
+        col = claims.TABLE_HEADER.index("weights")
+        self.assertEqual(claims.TABLE_HEADER[col - 1], "inputs")
+        for line in lines[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            self.assertEqual(len(cells), len(claims.TABLE_HEADER), line)
+            measured = "not measured in this run" not in line
+            self.assertEqual(cells[col], "random weights; quality not measured" if measured else "", line)
+        # The FLOP claim's sentence too (a cost model: the weights' quality is just as unknown).
+        flops = row_of(self.rows, "lookupffn_flops", "m-hold")
+        self.assertIn("fp32; random weights; quality not measured): holds", claims.sentence(flops))
+        # A claims.csv written before the column: no weights clause, nothing else changes.
+        old = row_of(self.rows, "lookupffn_speedup", "m-hold").drop("weights")
+        self.assertIn("inputs fresh): holds", claims.sentence(old))
+
+    def test_a_trained_point_names_its_model_and_accuracy(self):
+        self.assertEqual(claims._weights_text({"p_weights": ""}), "random weights; quality not measured")
+        self.assertEqual(claims._weights_text({}), "random weights; quality not measured")
+        self.assertEqual(claims._weights_text({"p_weights": "results/models/moe/block.safetensors",
+                                               "quality_value": 0.871}), "trained weights (moe, 87.1% test accuracy)")
 
     def test_dense_baseline_carries_the_baseline_point(self):
         base = ds.best_dense(self.points, precision="fp32", d_ff=2048)
@@ -255,6 +282,42 @@ class Quality(unittest.TestCase):
     def test_no_trained_points_no_rows(self):
         untrained = self.points[self.points["p_weights"] == ""]
         self.assertTrue(claims.quality_rows(untrained, {}, self.reps).empty)
+
+    def on_activations(self):
+        """experiments/quality.ini's layout: every trained point and its random-weights counterpart
+        read the model's activations file; random points on fresh inputs (faster, here) also ran."""
+        acts = {"gemm_ffn": "results/models/dense/activations.safetensors",
+                "lookup_ffn": "results/models/lookup_bh4/activations.safetensors"}
+        points = self.points.copy()
+        points["inputs"] = points["variant"].map(acts)
+        fresh = pd.DataFrame([trained_point("gf", "gemm_ffn", "gemm_ffn:random_fresh", "onednn", 0.8),
+                              trained_point("lf", "lookup_ffn", "lookup_ffn:bh4_random_fresh", "optimized", 0.1)])
+        return points, fresh
+
+    def test_random_counterpart_runs_on_the_trained_points_inputs(self):
+        points, fresh = self.on_activations()
+        rows = claims.quality_rows(pd.concat([points, fresh], ignore_index=True), {"m-q": {"machine_id": "m-q"}},
+                                   self.reps)
+        r = rows.iloc[0]
+        # Not the faster random points on fresh inputs: the ones on the same activations files.
+        self.assertEqual(r["random_point"], "lookup_ffn:bh4_random [optimized]")
+        self.assertEqual(r["random_inputs"], "results/models/lookup_bh4/activations.safetensors")
+        self.assertAlmostEqual(r["random_speedup"], 0.9 / 0.3)  # random dense on the dense file / random lookup
+        self.assertEqual(r["note"], "")
+        self.assertIn("random weights at this shape 3.00×", claims.quality_sentence(r))
+
+    def test_random_weights_only_on_other_inputs_says_so(self):
+        points, fresh = self.on_activations()
+        points = points[points["p_weights"] != ""]  # only the fresh-input random points remain
+        rows = claims.quality_rows(pd.concat([points, fresh], ignore_index=True), {"m-q": {"machine_id": "m-q"}},
+                                   self.reps)
+        r = rows.iloc[0]
+        self.assertEqual(r["random_point"], "lookup_ffn:bh4_random_fresh [optimized]")
+        self.assertEqual(r["random_inputs"], "fresh")
+        self.assertAlmostEqual(r["random_speedup"], 0.8 / 0.1)
+        self.assertEqual(r["note"], "random weights on other inputs (fresh) than the trained point's: "
+                                    "weights and inputs differ")
+        self.assertIn("weights and inputs differ", claims.quality_sentence(r))
 
 
 class ReferenceTable(unittest.TestCase):
@@ -404,7 +467,7 @@ class ClaimsAgainstBothDense(unittest.TestCase):
         self.assertLess(r["overall_p_value"], 0.001)
         text = claims.sentence(r)
         self.assertIn("(lookup_ffn [optimized] vs gemm_ffn [onednn] d_ff=2048, fp32; 95% CI 2.52–2.80, "
-                      "10 rounds paired in time, inputs fresh): holds; against the best dense at any precision "
+                      "10 rounds paired in time, inputs fresh; random weights; quality not measured): holds; against the best dense at any precision "
                       "(gemm_ffn [onednn] d_ff=2048, bf16): 1.32× (95% CI 1.26–1.40, 10 rounds paired in time): fails",
                       text)
         line = [x for x in claims.markdown_table(pd.DataFrame([r])) if "lookup_ffn" in x][0]

@@ -1,14 +1,17 @@
-// The cross-framework gate on every family: exports written by PyTorch from training/FORMAT.md's
-// formulas (tests/export_fixture.py: random weights, PyTorch's own outputs y for inputs x), loaded
-// through `weights`, and our scalar reference and every optimized impl checked against y; a y
-// that is off fails the gate naming the side and the row; a sweep of the exports fills the
-// quality and fidelity columns.
+// The cross-framework gate on every family: exports written by the training modules themselves
+// (tests/export_fixture.py: random weights loaded into training/families' nn.Modules, whose
+// export() writes block.safetensors and whose eval forward gives y for inputs x, cross-checked
+// there against training/FORMAT.md's formulas written out independently), loaded through
+// `weights`, and our scalar reference and every optimized impl checked against y; a y that is off
+// fails the gate naming the side and the row; a sweep of the exports fills the quality and
+// fidelity columns.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/safetensors.hpp"
 #include "results/csv.hpp"
@@ -49,9 +52,16 @@ class PytorchGate : public ::testing::Test {
   static void SetUpTestSuite() {
     exports = fs::temp_directory_path() / ("ffnbench_pt_" + std::to_string(::getpid()));
     fs::remove_all(exports);
+    // The fixture's message (e.g. a training module disagreeing with FORMAT.md's formulas) is shown on failure.
+    const fs::path log = fs::temp_directory_path() / ("ffnbench_pt_" + std::to_string(::getpid()) + ".log");
     const std::string cmd = "/usr/bin/python3 " + std::string(FFNBENCH_SOURCE_DIR) + "/tests/export_fixture.py " +
-                            exports.string() + " > /dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+                            exports.string() + " > " + log.string() + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    std::ifstream in(log);
+    const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    fs::remove(log);
+    ASSERT_EQ(status, 0) << cmd << "\n" << output;
   }
   static void TearDownTestSuite() { fs::remove_all(exports); }
   static std::string weights(const std::string& model) { return (exports / model / "block.safetensors").string(); }

@@ -1,7 +1,8 @@
 // The quality loop end to end on the test subset (scripts/quality.sh with training/configs/tiny.ini
 // and tests/quality_tiny.ini): every family trained on Fashion-MNIST, exported, swept at its
 // trained shape on its activations with the cross-framework gate, the quality columns filled,
-// the claims and figures drawn; a second training run finds every model cached.
+// the claims and figures drawn; a second training run finds every model cached. The whole loop
+// (training from nothing, export, sweep, figures) must take at most 2 minutes (issue 13).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr double kLoopBudgetSeconds = 120.0;  // the test subset's budget, end to end
 
 int shell(const std::string& cmd, std::string& output) {
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
@@ -33,6 +36,7 @@ std::string slurp(const fs::path& p) {
 }
 
 TEST(QualityLoop, TrainsExportsSweepsAndStatesEachSpeedupWithItsAccuracy) {
+  const auto t0 = std::chrono::steady_clock::now();  // the whole tiny loop, from an empty models folder
   const fs::path source = FFNBENCH_SOURCE_DIR;
   if (!fs::exists(source / "training" / "train.py")) GTEST_SKIP() << "no training/ in this checkout";
   if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
@@ -43,10 +47,12 @@ TEST(QualityLoop, TrainsExportsSweepsAndStatesEachSpeedupWithItsAccuracy) {
                           "--training training/configs/tiny.ini --experiment tests/quality_tiny.ini --models " +
                           models.string() + " --output " + results.string();
   std::string out;
-  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(shell(cmd, out), 0) << out;
+  // scripts/quality.sh is the loop: train every model (none cached: the models folder is new),
+  // export, sweep trained and random weights, draw the claims and figures.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("quality loop on the test subset: %.0f s\n", seconds);
+  std::printf("quality loop on the test subset: %.1f s (budget %.0f s)\n", seconds, kLoopBudgetSeconds);
+  EXPECT_LT(seconds, kLoopBudgetSeconds) << "the quality loop's test subset must take at most 2 minutes\n" << out;
 
   fs::path run;
   for (const auto& e : fs::recursive_directory_iterator(results))
@@ -94,6 +100,10 @@ TEST(QualityLoop, TrainsExportsSweepsAndStatesEachSpeedupWithItsAccuracy) {
       << again;
   for (const auto& [dir, time] : before) EXPECT_EQ(fs::last_write_time(fs::path(dir) / "meta.json"), time) << dir;
   fs::remove_all(root);
+  // The test as a whole (the loop, its checks and the cached rerun) within the same budget.
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("quality loop test in all: %.1f s\n", total);
+  EXPECT_LT(total, kLoopBudgetSeconds) << "the loop took " << seconds << " s, the cached rerun and checks the rest";
 }
 
 }  // namespace

@@ -101,7 +101,10 @@ TEST_F(Report, MergedDatasetRendersWithEveryReferencedFigureOnDisk) {
   const size_t at = md.find(lookup);
   ASSERT_NE(at, std::string::npos) << md;
   const std::string sentence = md.substr(at, md.find('\n', at) - at);
-  EXPECT_NE(sentence.find("no 95% CI from fewer than 6 rounds): inconclusive"), std::string::npos) << sentence;
+  // Seeded random weights: the sentence says their quality is unknown.
+  EXPECT_NE(sentence.find("no 95% CI from fewer than 6 rounds; random weights; quality not measured): inconclusive"),
+            std::string::npos)
+      << sentence;
   // Only fp32 dense in this data: the best dense at any precision is the same point, and says so.
   EXPECT_NE(sentence.find("; the best dense at any precision is that same fp32 point"), std::string::npos) << sentence;
   EXPECT_NE(md.find("the best dense at the same precision (the fastest gemm_ffn impl at the variant's precision"),

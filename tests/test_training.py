@@ -1,7 +1,8 @@
 """training/: the safetensors writer and reader, every family's PyTorch module against the
 independent numpy implementation of DESIGN.md §4 (training/numpy_reference.py) on the same
-weights, determinism from the seed, and the tiny training run (training/configs/tiny.ini)
-producing every file FORMAT.md names. Run by ctest (/usr/bin/python3 tests/test_training.py)
+weights, loading an export back into its module (families.load_export), tests/export_fixture.py
+(the C++ gate's exports) written by those modules, determinism from the seed, and the tiny
+training run (training/configs/tiny.ini) producing every file FORMAT.md names. Run by ctest (/usr/bin/python3 tests/test_training.py)
 or alone."""
 import io
 import json
@@ -185,6 +186,32 @@ class ModulesMatchTheNumpyReference(unittest.TestCase):
         scores.sum().backward()
         self.assertTrue(torch.all(z.grad != 0))
 
+    def test_an_export_loads_back_into_a_fresh_module(self):
+        x = torch.randn(64, 24, generator=torch.Generator().manual_seed(21))
+        for case, (family, d, options) in FAMILY_CASES.items():
+            torch.manual_seed(31)
+            source = families.build(family, d, options)
+            perturb(source, 32)
+            torch.manual_seed(33)  # another initialization: everything must come from the export
+            target = families.load_export(families.build(family, d, options), source.export())
+            source.eval()
+            target.eval()
+            with torch.no_grad():
+                np.testing.assert_array_equal(target(x).numpy(), source(x).numpy(), err_msg=case)
+            back = target.export()
+            for name, a in source.export().items():
+                np.testing.assert_array_equal(back[name], a, err_msg=f"{case}: {name}")
+
+    def test_load_export_refuses_missing_extra_and_misshapen_tensors(self):
+        block = families.build("moe", 24, {"experts": "5", "top_k": "2", "d_e": "12"})
+        tensors = block.export()
+        with self.assertRaisesRegex(ValueError, "export has tensors"):
+            families.load_export(block, {k: v for k, v in tensors.items() if k != "w1.bias"})
+        with self.assertRaisesRegex(ValueError, "export has tensors"):
+            families.load_export(block, {**tensors, "extra": tensors["w1.bias"]})
+        with self.assertRaisesRegex(ValueError, r"tensor w1.bias has shape \[5, 11\], the block needs \[5, 12\]"):
+            families.load_export(block, {**tensors, "w1.bias": tensors["w1.bias"][:, :11]})
+
     def test_fff_leaf_soft_training_mixes_leaves_by_path_probability(self):
         z = torch.tensor([[0.0, 2.0, -1.0]])  # root undecided, left child right-leaning, right child left
         p = fff_module.leaf_probabilities(z, 2)[0]
@@ -194,6 +221,31 @@ class ModulesMatchTheNumpyReference(unittest.TestCase):
         # hard path: z >= 0 goes right in the FFF form, z > 0 in the UltraFastBERT form
         self.assertEqual(fff_module.hard_path(z, 2, right_if_zero=True)[0].tolist(), [0, 2, 5])
         self.assertEqual(fff_module.hard_path(z, 2, right_if_zero=False)[0].tolist(), [0, 1, 4])
+
+
+class ExportFixture(unittest.TestCase):
+    """tests/export_fixture.py (the exports test_pytorch_gate.cpp checks the C++ against): y written
+    by the training modules, which agree with the numpy reference on every decided row."""
+
+    def test_the_fixtures_outputs_are_the_training_modules(self):
+        sys.path.insert(0, os.path.join(ROOT, "tests"))
+        import export_fixture
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "export_fixture.py"), d],
+                           capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for name, (family, _, options) in export_fixture.FAMILIES.items():
+            tensors, _ = safetensors_io.load(os.path.join(d, name, "block.safetensors"))
+            acts, _ = safetensors_io.load(os.path.join(d, name, "activations.safetensors"))
+            block = families.load_export(families.build(family, export_fixture.D, options), tensors)
+            block.eval()
+            with torch.no_grad():
+                y = block(torch.from_numpy(acts["x"])).numpy()
+            np.testing.assert_array_equal(acts["y"], y, err_msg=name)
+            ref, margin = numpy_reference.forward(family, tensors, block.params(), acts["x"])
+            err = numpy_reference.relative_error(acts["y"].astype(np.float64), ref)
+            self.assertLess(err[margin > ROUTING_MARGIN].max(), 2e-5, name)
 
 
 def run_tiny(out, *extra):

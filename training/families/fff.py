@@ -106,8 +106,12 @@ class Fff(nn.Module):
         return {"d": self.d, "d_out": self.d, "depth": self.depth, "trees": self.trees,
                 "leaf_width": self.leaf_width, "activation": "gelu"}
 
+    def exported_parameters(self):
+        """Export name -> the parameter it is (FORMAT.md §3): export() and families.load_export()."""
+        return dict(self.named_parameters())
+
     def export(self):
-        return {n: p.detach().numpy().astype("float32") for n, p in self.named_parameters()}
+        return {n: p.detach().numpy().astype("float32") for n, p in self.exported_parameters().items()}
 
 
 def build(d, options):

@@ -27,8 +27,12 @@ class GemmFfn(nn.Module):
     def params(self):
         return {"d": self.d, "d_ff": self.d_ff, "activation": "gelu_erf", "layernorm": "true"}
 
+    def exported_parameters(self):
+        """Export name -> the parameter it is (FORMAT.md §3): export() and families.load_export()."""
+        return dict(self.named_parameters())
+
     def export(self):
-        return {n: p.detach().numpy().astype("float32") for n, p in self.named_parameters()}
+        return {n: p.detach().numpy().astype("float32") for n, p in self.exported_parameters().items()}
 
 
 def build(d, options):

@@ -117,7 +117,8 @@ class LookupFfn(nn.Module):
         return {"d": self.d, "d_out": self.d, "h": self.h, "tau": self.tau, "b": self.b,
                 "projection": self.projection}
 
-    def export(self):
+    def exported_parameters(self):
+        """Export name -> the parameter it is (FORMAT.md §3): export() and families.load_export()."""
         t = {"ln.weight": self.ln.weight, "ln.bias": self.ln.bias, "tables": self.tables, "out.bias": self.out_bias}
         if self.projection == "bh4":
             t["bh4.weight"] = self.bh4
@@ -125,7 +126,10 @@ class LookupFfn(nn.Module):
         else:
             t["proj.weight"] = self.proj.weight
             t["proj.bias"] = self.proj.bias
-        return {n: p.detach().numpy().astype("float32") for n, p in t.items()}
+        return t
+
+    def export(self):
+        return {n: p.detach().numpy().astype("float32") for n, p in self.exported_parameters().items()}
 
 
 def build(d, options):

@@ -55,10 +55,13 @@ class Moe(nn.Module):
     def params(self):
         return {"d": self.d, "experts": self.experts, "top_k": self.top_k, "d_e": self.d_e}
 
+    def exported_parameters(self):
+        """Export name -> the parameter it is (FORMAT.md §3): export() and families.load_export()."""
+        return {"router.weight": self.router.weight, "w1.weight": self.w1_weight, "w1.bias": self.w1_bias,
+                "w2.weight": self.w2_weight, "w2.bias": self.w2_bias}
+
     def export(self):
-        t = {"router.weight": self.router.weight, "w1.weight": self.w1_weight, "w1.bias": self.w1_bias,
-             "w2.weight": self.w2_weight, "w2.bias": self.w2_bias}
-        return {n: p.detach().numpy().astype("float32") for n, p in t.items()}
+        return {n: p.detach().numpy().astype("float32") for n, p in self.exported_parameters().items()}
 
 
 def build(d, options):

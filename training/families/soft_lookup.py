@@ -28,8 +28,12 @@ class SoftLookup(nn.Module):
     def params(self):
         return {"d": self.d, "d_out": self.d, "B": self.buckets, "temperature": self.temperature}
 
+    def exported_parameters(self):
+        """Export name -> the parameter it is (FORMAT.md §3): export() and families.load_export()."""
+        return {"R": self.R, "L": self.L}
+
     def export(self):
-        return {"R": self.R.detach().numpy().astype("float32"), "L": self.L.detach().numpy().astype("float32")}
+        return {n: p.detach().numpy().astype("float32") for n, p in self.exported_parameters().items()}
 
 
 def build(d, options):
