@@ -111,7 +111,7 @@ TEST(LookupFfn, Bf16TablesStayWithinTheirToleranceOfFp32) {
   EXPECT_GT(worst, 1e-6) << "bf16 tables that match fp32 exactly were not bf16";
 }
 
-// A bf16 projection (BH4's block products in bf16): the gate holds at the fp32 bound on every row
+// A bf16 projection (BH4's block products or the dense projection in bf16): the gate holds at the fp32 bound on every row
 // whose LayerNorm output is not a float rounding away from a bf16 rounding midpoint (the rows
 // forgiven are counted; none at these sizes is expected to need it often), with every order and
 // table precision, at 1 and 2 threads. Against the fp32 projection some codes flip, and extras say
@@ -123,29 +123,33 @@ TEST(LookupFfn, Bf16ProjectionMatchesItsReferenceAndReportsItsErrorAgainstFp32) 
     omp_set_num_threads(threads);
     for (const char* d : {"37", "200"})
       for (const char* order : {"token_major", "tiled"})
-        for (const char* precision : {"fp32", "bf16"}) {
-          auto k = build({{"d", d}, {"tau", "8"}, {"h", "40"}, {"b", "16"}, {"order", order}, {"tile", "9"},
-                          {"table_precision", precision}, {"projection_precision", "bf16"}, {"d_out", "70"}},
-                         130);
-          EXPECT_EQ(k->extras().at("block_gemm"), "microkernel_bf16");
-          GateResult g = test_support::check_all_rows(*k, 130, 8);
-          EXPECT_TRUE(g.passed) << d << " " << order << " " << precision << ": " << g.detail;
-          checked += g.rows_checked;
-          forgiven += g.forgiven_rows;
-        }
+        for (const char* precision : {"fp32", "bf16"})
+          for (const char* projection : {"bh4", "dense"}) {
+            auto k = build({{"d", d}, {"tau", "8"}, {"h", "40"}, {"b", "16"}, {"order", order}, {"tile", "9"},
+                            {"table_precision", precision}, {"projection_precision", "bf16"}, {"projection", projection},
+                            {"d_out", "70"}},
+                           130);
+            if (std::string(projection) == "bh4") EXPECT_EQ(k->extras().at("block_gemm"), "microkernel_bf16");
+            GateResult g = test_support::check_all_rows(*k, 130, 8);
+            EXPECT_TRUE(g.passed) << d << " " << order << " " << precision << " " << projection << ": " << g.detail;
+            checked += g.rows_checked;
+            forgiven += g.forgiven_rows;
+          }
   }
   EXPECT_LT(forgiven * 5, checked) << "the u-rounding margin forgives most rows: it is too wide";
-  auto k = build({{"d", "200"}, {"h", "40"}, {"b", "16"}, {"projection_precision", "bf16"}}, 64);
   auto X = inputs(64, 200);
   AlignedVector<float> Y(64 * 200);
-  k->forward(X.data(), Y.data(), 64, nullptr);
-  const auto stats = k->output_statistics(X.data(), Y.data(), 64);
-  const double flips = std::stod(stats.at("code_flips_vs_fp32")), error = std::stod(stats.at("rel_rms_error_vs_fp32"));
-  EXPECT_GT(flips, 0.0) << "bf16 rounding flips some codes";
-  EXPECT_LT(flips, 0.1);
-  EXPECT_GT(error, 0.0);
-  EXPECT_LT(error, 0.5);
-  EXPECT_NE(k->needs_isa().find("AVX512-BF16"), std::string::npos);
+  for (const char* projection : {"bh4", "dense"}) {
+    auto k = build({{"d", "200"}, {"h", "40"}, {"b", "16"}, {"projection", projection}, {"projection_precision", "bf16"}}, 64);
+    k->forward(X.data(), Y.data(), 64, nullptr);
+    const auto stats = k->output_statistics(X.data(), Y.data(), 64);
+    const double flips = std::stod(stats.at("code_flips_vs_fp32")), error = std::stod(stats.at("rel_rms_error_vs_fp32"));
+    EXPECT_GT(flips, 0.0) << projection << ": bf16 rounding flips some codes";
+    EXPECT_LT(flips, 0.1) << projection;
+    EXPECT_GT(error, 0.0) << projection;
+    EXPECT_LT(error, 0.5) << projection;
+    EXPECT_NE(k->needs_isa().find("AVX512-BF16"), std::string::npos);
+  }
   // fp32 everywhere: nothing to report.
   auto plain = build({{"d", "200"}, {"h", "40"}, {"b", "16"}}, 64);
   plain->forward(X.data(), Y.data(), 64, nullptr);
@@ -225,9 +229,10 @@ TEST(LookupFfn, ValidationMessages) {
   EXPECT_EQ(error_of({{"order", "random"}}),
             "invalid value 'random' for 'lookup_ffn.order': must be one of: table_major, token_major, tiled");
   EXPECT_EQ(error_of({{"projection", "lsh"}}), "invalid value 'lsh' for 'lookup_ffn.projection': must be one of: bh4, dense");
-  EXPECT_EQ(error_of({{"projection", "dense"}, {"projection_precision", "bf16"}}),
-            "invalid value 'bf16' for 'lookup_ffn.projection_precision': needs projection = bh4 (the dense projection "
-            "runs in fp32)");
+  if (__builtin_cpu_supports("avx512bf16"))
+    EXPECT_EQ(error_of({{"projection", "dense"}, {"projection_precision", "bf16"}, {"h", "3"}, {"tau", "5"}}),
+              "invalid value 'bf16' for 'lookup_ffn.projection_precision': with projection = dense needs h·tau a "
+              "multiple of 16 and d' even (h·tau = 15, d' = 512)");
   EXPECT_EQ(error_of({{"b", "8"}, {"projection_precision", "bf16"}}),
             std::string("invalid value 'bf16' for 'lookup_ffn.projection_precision': needs AVX512-BF16 and b a multiple of "
                         "16 (this CPU ") +

@@ -10,6 +10,7 @@
 
 #include "bh4/block_kernel.hpp"
 #include "common/bf16.hpp"
+#include "common/bf16_gemm.hpp"
 #include "common/random.hpp"
 
 namespace ffnbench {
@@ -71,8 +72,8 @@ void Bh4Transform::prepare(std::optional<BlockGemm> block_gemm) {
     if (!bf16_microkernel_supports(b_) || folded_weights_.empty())
       throw std::invalid_argument("bh4 bf16 needs AVX512-BF16 and b a multiple of 16 (b = " + std::to_string(b_) + ")");
     bf16_weights_.resize(folded_weights_.size());
-    pack_bf16_pairs(folded_weights_.data(), static_cast<int64_t>(folded_weights_.size()) / (b_ * b_), b_,
-                    bf16_weights_.data());
+    for (size_t blk = 0; blk < folded_weights_.size() / (b_ * b_); ++blk)
+      pack_bf16_pairs(folded_weights_.data() + blk * b_ * b_, b_, b_, bf16_weights_.data() + blk * b_ * b_);
     block_gemm_ = BlockGemm::Microkernel;
     return;
   }
@@ -150,15 +151,8 @@ void Bh4Transform::reference_rounds(const float* in, float* out, bool fp32) cons
             next[blk * b_ + j] = static_cast<float>(s);
             continue;
           }
-          // VDPBF16PS's arithmetic, so that both paths round each round's input alike: per pair
-          // of k, the odd product then the even one added to an fp32 sum (each product of two
-          // bf16 is exact in fp32, so only the additions round).
-          float s = 0.0f;
-          for (int64_t k = 0; k < b_; k += 2) {
-            s += vb[k + 1] * packed_bf16_weight(low, b_, blk, k + 1, j);
-            s += vb[k] * packed_bf16_weight(low, b_, blk, k, j);
-          }
-          next[blk * b_ + j] = s;
+          // VDPBF16PS's arithmetic, so that both paths round each round's input alike.
+          next[blk * b_ + j] = dot_bf16_pairs(vb, low + blk * b_ * b_, b_, b_, j);
         }
       fwht_scalar(next.data(), padded_, fp32 ? 1 : b_);  // bf16: H_b is inside the folded weights
       v.swap(next);

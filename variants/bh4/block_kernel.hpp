@@ -22,15 +22,9 @@ void block_diagonal_product(BlockGemm how, const float* in, int64_t in_stride, f
 
 // bf16: AVX512-BF16 and b a multiple of 16.
 bool bf16_microkernel_supports(int64_t b);
-// w [blocks][b][b] fp32 (B_i[k][j] at [k][j]) -> [blocks][b/2][b][2] bf16: for each column j the
-// pair (B_i[2m][j], B_i[2m+1][j]) side by side, as VDPBF16PS reads it.
-void pack_bf16_pairs(const float* w, int64_t blocks, int64_t b, uint16_t* packed);
-// The weight of packed pair layout at (block, k, j) as a float (for references).
-float packed_bf16_weight(const uint16_t* packed, int64_t b, int64_t block, int64_t k, int64_t j);
-// rows × n floats (stride in_stride) -> bf16 rows (stride out_stride), round to nearest even.
-void rows_to_bf16(const float* in, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t rows, int64_t n);
-// out[r][blk·b + j] = Σ_k in[r][blk·b + k]·W_blk[k][j], in bf16 (stride in_stride elements),
-// w packed by pack_bf16_pairs, fp32 accumulation and output.
+// out[r][blk·b + j] = Σ_k in[r][blk·b + k]·W_blk[k][j], in bf16 (stride in_stride elements), each
+// block's W packed by pack_bf16_pairs (common/bf16_gemm.hpp) one after the other, fp32
+// accumulation and output.
 void block_diagonal_product_bf16(const uint16_t* in, int64_t in_stride, float* out, int64_t out_stride, int64_t rows,
                                  int64_t padded, int64_t b, const uint16_t* w);
 

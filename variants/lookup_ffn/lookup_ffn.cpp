@@ -26,6 +26,7 @@
 
 #include "bh4/bh4_transform.hpp"
 #include "common/bf16.hpp"
+#include "common/bf16_gemm.hpp"
 #include "common/blas.hpp"
 #include "common/memory.hpp"
 #include "common/precision_error.hpp"
@@ -90,6 +91,7 @@ class LookupFfnKernel final : public Kernel {
         order_(parse_gather_order(c.str("order"))),
         tile_(c.integer("tile")),
         precision_(parse_table_precision(c.str("table_precision"))),
+        projection_precision_(parse_bh4_precision(c.str("projection_precision"))),
         reference_impl_(c.str("impl") == "reference") {
     std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
     if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
@@ -97,6 +99,12 @@ class LookupFfnKernel final : public Kernel {
     const Bh4Precision projection = parse_bh4_precision(c.str("projection_precision"));
     if (auto file = trained_weights(c)) load_trained(*file, c, block_gemm, projection);
     else make_random(c, seed, block_gemm, projection);
+    if (dense_projection_ && bf16_projection()) {  // Wp [d][h·τ] padded to d' rows, in bf16 pairs
+      AlignedVector<float> padded(s_.dp * s_.ht);
+      std::copy(wp_.begin(), wp_.end(), padded.begin());
+      wp_bf16_.resize(padded.size());
+      pack_bf16_pairs(padded.data(), s_.dp, s_.ht, wp_bf16_.data());
+    }
     // The gather's copy of the tables: bf16 or int8 and/or column-blocked for the tiled order;
     // fp32 row layout reads tables_ itself (also the reference's).
     const bool blocked = order_ == GatherOrder::Tiled;
@@ -229,7 +237,7 @@ class LookupFfnKernel final : public Kernel {
   std::vector<double> decision_margins(const float* X, int64_t rows) const override {
     ReferenceScratch r(*this);
     std::vector<double> margins(rows);
-    const bool bf16 = bh4_ && bh4_->precision() == Bh4Precision::Bf16;
+    const bool bf16 = bf16_projection();
     const double z_eps = bf16 ? z_epsilon() : 1.0;
     for (int64_t t = 0; t < rows; ++t) {
       reference_z(X + t * s_.d, r);
@@ -246,7 +254,7 @@ class LookupFfnKernel final : public Kernel {
   }
 
   double decision_epsilon() const override {
-    return bh4_ && bh4_->precision() == Bh4Precision::Bf16 ? 1.0 : z_epsilon();
+    return bf16_projection() ? 1.0 : z_epsilon();
   }
 
   // How far the optimized z may lie from the reference's, in units of the row's rms of z (a
@@ -310,7 +318,7 @@ class LookupFfnKernel final : public Kernel {
     // the gather reads, the projection's weights, both biases and LayerNorm's γ and β.
     const TablePrecision read = opt ? precision_ : TablePrecision::Fp32;
     const double row_bytes = gathered_cols * table_element_bytes(read) + (read == TablePrecision::Int8 ? 4.0 : 0.0);
-    c.weight_bytes = std::min<double>(n, s_.rows) * s_.h * row_bytes + (bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size()) +
+    c.weight_bytes = std::min<double>(n, s_.rows) * s_.h * row_bytes + projection_weight_bytes() +
                      4.0 * (s_.ht + s_.d_out + 2.0 * s_.d);
     // Activations that go to memory: x read and y written. z does not (each 64-token tile is
     // projected and coded while it is in L2); the optimized impl writes codes and scores
@@ -333,7 +341,7 @@ class LookupFfnKernel final : public Kernel {
   //               group and the codes once per column block; table_major: y once per table),
   //               and the tables once per token tile.
   void stage_traffic(Cost& c, double n, double gathered_cols, double row_bytes) const {
-    const double projection_weights = bh4_ ? bh4_->weight_bytes() : 4.0 * wp_.size();
+    const double projection_weights = projection_weight_bytes();
     const double tile_bytes = 4.0 * static_cast<double>(tile_floats());
     const double tiles = std::ceil(n / kProjectionTile);
     const double elt = table_element_bytes(precision_), codes = 8.0 * n * s_.h, y = 4.0 * n * s_.d_out;
@@ -384,8 +392,8 @@ class LookupFfnKernel final : public Kernel {
   std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
 
   std::string needs_isa() const override {
-    return bh4_ && bh4_->precision() == Bh4Precision::Bf16 && !reference_impl_
-               ? "AVX512-BF16 (BH4's bf16 block products; valgrind 3.19 decodes no AVX-512)"
+    return bf16_projection() && !reference_impl_
+               ? "AVX512-BF16 (the projection's bf16 products; valgrind 3.19 decodes no AVX-512)"
                : "";
   }
 
@@ -394,14 +402,14 @@ class LookupFfnKernel final : public Kernel {
   // projection, the share of codes that differ from the fp32 projection's (code_flips_vs_fp32:
   // the rounding's effect on routing, which the gate's bf16 reference does not see).
   std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
-    const bool bf16_projection = bh4_ && bh4_->precision() == Bh4Precision::Bf16;
-    if (reference_impl_ || (precision_ == TablePrecision::Fp32 && !bf16_projection)) return {};
+    const bool low_projection = bf16_projection();
+    if (reference_impl_ || (precision_ == TablePrecision::Fp32 && !low_projection)) return {};
     ReferenceScratch fp32(*this), low(*this);
     int64_t flips = 0, codes = 0;
     const double error = relative_rms_error_vs_fp32(X, s_.d, Y, s_.d_out, tokens, 16, [&](const float* x, float* y) {
       reference_z(x, fp32, true);
       code_score_reference(fp32.z.data(), s_.h, s_.tau, fp32.codes.data(), fp32.scores.data());
-      if (bf16_projection) {
+      if (low_projection) {
         reference_z(x, low);
         code_score_reference(low.z.data(), s_.h, s_.tau, low.codes.data(), low.scores.data());
         for (int64_t k = 0; k < s_.h; ++k) flips += low.codes[k] != fp32.codes[k];
@@ -434,6 +442,7 @@ class LookupFfnKernel final : public Kernel {
     }
     else r.push_back(tables_blocked_.empty() ? region(tables_) : region(tables_blocked_));
     if (bh4_) r.push_back(bh4_->weights_region(!reference_impl_));
+    else if (!wp_bf16_.empty() && !reference_impl_) r.push_back(region(wp_bf16_));
     else r.push_back(region(wp_));
     for (const AlignedVector<float>* v : {&z_bias_, &out_bias_, &gamma_, &beta_}) r.push_back(region(*v));
     if (!reference_impl_)
@@ -500,8 +509,8 @@ class LookupFfnKernel final : public Kernel {
   // The reference's per-token buffers (std::vector: allocated per call, written before read).
   struct ReferenceScratch {
     explicit ReferenceScratch(const LookupFfnKernel& k)
-        : u(k.s_.dp), proj(k.bh4_ ? k.bh4_->outputs() : 0), z(k.s_.ht), scores(k.s_.h), codes(k.s_.h) {}
-    std::vector<float> u, proj, z, scores;
+        : u(k.s_.dp), u_low(k.s_.dp), proj(k.bh4_ ? k.bh4_->outputs() : 0), z(k.s_.ht), scores(k.s_.h), codes(k.s_.h) {}
+    std::vector<float> u, u_low, proj, z, scores;  // u_low: u in bf16 (dense bf16 projection)
     std::vector<uint32_t> codes;
   };
 
@@ -523,6 +532,13 @@ class LookupFfnKernel final : public Kernel {
       for (int64_t i = 0; i < s_.ht; ++i)
         r.z[i] = static_cast<float>(kBh4Share * double(r.proj[i]) + kResidualShare * double(r.u[i % s_.dp]) + z_bias_[i]);
     } else {
+      if (!fp32 && bf16_projection()) {
+        // The kernel's arithmetic to the bit: u in bf16, VDPBF16PS's order of fp32 sums, then + bias.
+        for (int64_t i = 0; i < s_.dp; ++i) r.u_low[i] = round_to_bf16(r.u[i]);
+        for (int64_t j = 0; j < s_.ht; ++j)
+          r.z[j] = dot_bf16_pairs(r.u_low.data(), wp_bf16_.data(), s_.dp, s_.ht, j) + z_bias_[j];
+        return;
+      }
       for (int64_t j = 0; j < s_.ht; ++j) {
         double acc = z_bias_[j];
         for (int64_t i = 0; i < s_.d; ++i) acc += double(r.u[i]) * wp_[i * s_.ht + j];
@@ -584,7 +600,13 @@ class LookupFfnKernel final : public Kernel {
       bh4_->apply_tile(u, out, rows, work);
       for (int64_t r = 0; r < rows; ++r) mix_row(out + r * width, u + r * s_.dp, z + r * s_.ht);
     } else {
-      sgemm_rowmajor(rows, s_.ht, s_.d, 1.0f, u, s_.dp, wp_.data(), s_.ht, false, 0.0f, z, s_.ht);
+      if (bf16_projection()) {
+        uint16_t* low = reinterpret_cast<uint16_t*>(work);
+        rows_to_bf16(u, s_.dp, low, s_.dp, rows, s_.dp);
+        gemm_bf16_pairs(low, s_.dp, z, s_.ht, rows, s_.dp, s_.ht, wp_bf16_.data(), s_.ht);
+      } else {
+        sgemm_rowmajor(rows, s_.ht, s_.d, 1.0f, u, s_.dp, wp_.data(), s_.ht, false, 0.0f, z, s_.ht);
+      }
       for (int64_t r = 0; r < rows; ++r) {
         float* zr = z + r * s_.ht;
 #pragma omp simd
@@ -619,15 +641,23 @@ class LookupFfnKernel final : public Kernel {
     }
   }
 
+  bool bf16_projection() const { return projection_precision_ == Bh4Precision::Bf16; }
+  // The projection's weights as the optimized path reads them.
+  double projection_weight_bytes() const {
+    if (bh4_) return bh4_->weight_bytes();
+    return wp_bf16_.empty() ? 4.0 * wp_.size() : 2.0 * wp_bf16_.size();
+  }
+
   Shape s_;
   bool dense_projection_;
   GatherOrder order_;
   int64_t tile_;
   TablePrecision precision_;
+  Bh4Precision projection_precision_;  // bf16: the projection's products in bf16 (BH4 or dense)
   bool reference_impl_;
   std::optional<Bh4Transform> bh4_;
   AlignedVector<float> wp_, z_bias_, tables_, tables_blocked_, out_bias_, gamma_, beta_, scores_, tile_scratch_;
-  AlignedVector<uint16_t> tables_bf16_;
+  AlignedVector<uint16_t> tables_bf16_, wp_bf16_;  // wp_bf16_: the dense projection in bf16 pairs [d'/2][h·τ][2]
   AlignedVector<int8_t> tables_int8_;
   AlignedVector<float> row_scales_;  // int8: the step of each table row [h][rows]
   AlignedVector<uint32_t> codes_;
@@ -667,9 +697,13 @@ class LookupFfnVariant final : public Variant {
     if (c.str("projection") == "bh4" && c.integer("b") > s.dp)
       throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", s.dp, s.d));
     if (c.str("projection_precision") == "bf16") {
-      if (c.str("projection") != "bh4")
-        throw ConfigError("projection_precision", "bf16", "needs projection = bh4 (the dense projection runs in fp32)");
-      if (!bf16_microkernel_supports(c.integer("b")))
+      if (!cpu_has_avx512_bf16())
+        throw ConfigError("projection_precision", "bf16", "needs AVX512-BF16, which this CPU has not; use fp32");
+      if (c.str("projection") == "dense" && (s.ht % 16 != 0 || s.dp % 2 != 0))
+        throw ConfigError("projection_precision", "bf16",
+                          fmt::format("with projection = dense needs h·tau a multiple of 16 and d' even (h·tau = {}, d' = {})",
+                                      s.ht, s.dp));
+      if (c.str("projection") == "bh4" && !bf16_microkernel_supports(c.integer("b")))
         throw ConfigError("projection_precision", "bf16",
                           fmt::format("needs AVX512-BF16 and b a multiple of 16 (this CPU {} AVX512-BF16; b = {}); use fp32",
                                       __builtin_cpu_supports("avx512bf16") ? "has" : "has no", c.str("b")));
@@ -703,9 +737,9 @@ class LookupFfnVariant final : public Variant {
     if (low && tiled) bytes += s.table_bytes(precision);
     const double copies = double((s.ht + s.dp - 1) / s.dp), bh4_outputs = copies * double(s.dp);
     const bool bh4 = c.str("projection") == "bh4";
-    const bool bf16 = bh4 && c.str("projection_precision") == "bf16";  // + the folded blocks in bf16
+    const bool bf16 = c.str("projection_precision") == "bf16";  // + the projection's bf16 copy
     bytes += bh4 ? (bf16 ? 2 * 4 + 2 : 2 * 4) * copies * Bh4Transform::kRounds * double(s.dp) * double(c.integer("b"))
-                 : 4 * double(s.d) * double(s.ht);
+                 : 4 * double(s.d) * double(s.ht) + (bf16 ? (4 + 2) * double(s.dp) * double(s.ht) : 0);
     const double n = double(tokens);
     bytes += 8 * n * double(s.h) + 4 * n * double(s.d_out);
     bytes += 4 * double(threads) * double(kProjectionTile) *
