@@ -111,27 +111,31 @@ TEST(LookupFfn, Bf16TablesStayWithinTheirToleranceOfFp32) {
   EXPECT_GT(worst, 1e-6) << "bf16 tables that match fp32 exactly were not bf16";
 }
 
-// A bf16 projection (BH4's block products or the dense projection in bf16): the gate holds at the fp32 bound on every row
+// A bf16 projection (BH4's block products or the dense projection in bf16) or an int8 dense
+// projection (VNNI, u quantized per token): the gate holds at the fp32 bound on every row
 // whose LayerNorm output is not a float rounding away from a bf16 rounding midpoint (the rows
 // forgiven are counted; none at these sizes is expected to need it often), with every order and
 // table precision, at 1 and 2 threads. Against the fp32 projection some codes flip, and extras say
 // how many and what that does to the output.
-TEST(LookupFfn, Bf16ProjectionMatchesItsReferenceAndReportsItsErrorAgainstFp32) {
-  if (!__builtin_cpu_supports("avx512bf16")) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+TEST(LookupFfn, LowPrecisionProjectionsMatchTheirReferenceAndReportTheirErrorAgainstFp32) {
+  if (!__builtin_cpu_supports("avx512bf16") || !__builtin_cpu_supports("avx512vnni"))
+    GTEST_SKIP() << "this CPU lacks AVX512-BF16 or AVX-512 VNNI";
+  const std::vector<std::pair<std::string, std::string>> projections = {{"bh4", "bf16"}, {"dense", "bf16"}, {"dense", "int8"}};
   int64_t checked = 0, forgiven = 0;
   for (int threads : {1, 2}) {
     omp_set_num_threads(threads);
     for (const char* d : {"37", "200"})
       for (const char* order : {"token_major", "tiled"})
         for (const char* precision : {"fp32", "bf16"})
-          for (const char* projection : {"bh4", "dense"}) {
+          for (const auto& [projection, low] : projections) {
             auto k = build({{"d", d}, {"tau", "8"}, {"h", "40"}, {"b", "16"}, {"order", order}, {"tile", "9"},
-                            {"table_precision", precision}, {"projection_precision", "bf16"}, {"projection", projection},
+                            {"table_precision", precision}, {"projection_precision", low}, {"projection", projection},
                             {"d_out", "70"}},
                            130);
-            if (std::string(projection) == "bh4") EXPECT_EQ(k->extras().at("block_gemm"), "microkernel_bf16");
+            if (projection == "bh4") EXPECT_EQ(k->extras().at("block_gemm"), "microkernel_bf16");
             GateResult g = test_support::check_all_rows(*k, 130, 8);
-            EXPECT_TRUE(g.passed) << d << " " << order << " " << precision << " " << projection << ": " << g.detail;
+            EXPECT_TRUE(g.passed) << d << " " << order << " " << precision << " " << projection << " " << low << ": "
+                                  << g.detail;
             checked += g.rows_checked;
             forgiven += g.forgiven_rows;
           }
@@ -139,8 +143,8 @@ TEST(LookupFfn, Bf16ProjectionMatchesItsReferenceAndReportsItsErrorAgainstFp32) 
   EXPECT_LT(forgiven * 5, checked) << "the u-rounding margin forgives most rows: it is too wide";
   auto X = inputs(64, 200);
   AlignedVector<float> Y(64 * 200);
-  for (const char* projection : {"bh4", "dense"}) {
-    auto k = build({{"d", "200"}, {"h", "40"}, {"b", "16"}, {"projection", projection}, {"projection_precision", "bf16"}}, 64);
+  for (const auto& [projection, low] : projections) {
+    auto k = build({{"d", "200"}, {"h", "40"}, {"b", "16"}, {"projection", projection}, {"projection_precision", low}}, 64);
     k->forward(X.data(), Y.data(), 64, nullptr);
     const auto stats = k->output_statistics(X.data(), Y.data(), 64);
     const double flips = std::stod(stats.at("code_flips_vs_fp32")), error = std::stod(stats.at("rel_rms_error_vs_fp32"));
@@ -148,7 +152,7 @@ TEST(LookupFfn, Bf16ProjectionMatchesItsReferenceAndReportsItsErrorAgainstFp32) 
     EXPECT_LT(flips, 0.1) << projection;
     EXPECT_GT(error, 0.0) << projection;
     EXPECT_LT(error, 0.5) << projection;
-    EXPECT_NE(k->needs_isa().find("AVX512-BF16"), std::string::npos);
+    EXPECT_NE(k->needs_isa().find(low == "int8" ? "AVX-512 VNNI" : "AVX512-BF16"), std::string::npos);
   }
   // fp32 everywhere: nothing to report.
   auto plain = build({{"d", "200"}, {"h", "40"}, {"b", "16"}}, 64);
@@ -229,6 +233,13 @@ TEST(LookupFfn, ValidationMessages) {
   EXPECT_EQ(error_of({{"order", "random"}}),
             "invalid value 'random' for 'lookup_ffn.order': must be one of: table_major, token_major, tiled");
   EXPECT_EQ(error_of({{"projection", "lsh"}}), "invalid value 'lsh' for 'lookup_ffn.projection': must be one of: bh4, dense");
+  EXPECT_EQ(error_of({{"projection_precision", "int8"}}),
+            "invalid value 'int8' for 'lookup_ffn.projection_precision': needs projection = dense (BH4 runs in fp32 or "
+            "bf16)");
+  if (__builtin_cpu_supports("avx512vnni"))
+    EXPECT_EQ(error_of({{"projection", "dense"}, {"projection_precision", "int8"}, {"h", "3"}, {"tau", "5"}}),
+              "invalid value 'int8' for 'lookup_ffn.projection_precision': needs h·tau a multiple of 16 and d' a "
+              "multiple of 4 (h·tau = 15, d' = 512)");
   if (__builtin_cpu_supports("avx512bf16"))
     EXPECT_EQ(error_of({{"projection", "dense"}, {"projection_precision", "bf16"}, {"h", "3"}, {"tau", "5"}}),
               "invalid value 'bf16' for 'lookup_ffn.projection_precision': with projection = dense needs h·tau a "

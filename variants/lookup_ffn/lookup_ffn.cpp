@@ -27,6 +27,8 @@
 #include "bh4/bh4_transform.hpp"
 #include "common/bf16.hpp"
 #include "common/bf16_gemm.hpp"
+#include "common/int8_gemm.hpp"
+#include "common/quantize.hpp"
 #include "common/blas.hpp"
 #include "common/memory.hpp"
 #include "common/precision_error.hpp"
@@ -41,6 +43,13 @@ namespace {
 
 constexpr float kBh4Share = 0.7f, kResidualShare = 0.3f, kLayerNormEps = 1e-5f;
 constexpr int64_t kProjectionTile = 64;  // tokens per projection tile: its four scratch tiles stay in L2
+
+enum class ProjectionPrecision { Fp32, Bf16, Int8 };
+ProjectionPrecision parse_projection_precision(const std::string& name) {
+  if (name == "bf16") return ProjectionPrecision::Bf16;
+  if (name == "int8") return ProjectionPrecision::Int8;
+  return ProjectionPrecision::Fp32;
+}
 
 struct Shape {
   int64_t d, dp, d_out, h, tau, rows, ht;
@@ -91,12 +100,12 @@ class LookupFfnKernel final : public Kernel {
         order_(parse_gather_order(c.str("order"))),
         tile_(c.integer("tile")),
         precision_(parse_table_precision(c.str("table_precision"))),
-        projection_precision_(parse_bh4_precision(c.str("projection_precision"))),
+        projection_precision_(parse_projection_precision(c.str("projection_precision"))),
         reference_impl_(c.str("impl") == "reference") {
     std::optional<BlockGemm> block_gemm;  // auto: the faster on this CPU, timed when built
     if (c.str("block_gemm") == "microkernel") block_gemm = BlockGemm::Microkernel;
     if (c.str("block_gemm") == "openblas") block_gemm = BlockGemm::Openblas;
-    const Bh4Precision projection = parse_bh4_precision(c.str("projection_precision"));
+    const Bh4Precision projection = bf16_projection() ? Bh4Precision::Bf16 : Bh4Precision::Fp32;
     if (auto file = trained_weights(c)) load_trained(*file, c, block_gemm, projection);
     else make_random(c, seed, block_gemm, projection);
     if (dense_projection_ && bf16_projection()) {  // Wp [d][h·τ] padded to d' rows, in bf16 pairs
@@ -105,6 +114,7 @@ class LookupFfnKernel final : public Kernel {
       wp_bf16_.resize(padded.size());
       pack_bf16_pairs(padded.data(), s_.dp, s_.ht, wp_bf16_.data());
     }
+    if (int8_projection()) wp_int8_ = pack_s8_quads(wp_.data(), s_.d, s_.dp, s_.ht);  // a step per column
     // The gather's copy of the tables: bf16 or int8 and/or column-blocked for the tiled order;
     // fp32 row layout reads tables_ itself (also the reference's).
     const bool blocked = order_ == GatherOrder::Tiled;
@@ -233,12 +243,13 @@ class LookupFfnKernel final : public Kernel {
   // to a midpoint the two may round it apart and the row then differs by one bf16 step of u_i
   // carried through four rounds. That margin is the distance to the nearest midpoint over
   // LayerNorm's error bound 8·u·(|u_i| + rms(u)); a row's margin is the smaller of the two, and
-  // decision_epsilon() is then 1.
+  // decision_epsilon() is then 1. An int8 projection likewise: rounding u_i/s (s = max|u|/127) to
+  // an integer, whose thresholds are the half-integers (int8_rounding_margin).
   std::vector<double> decision_margins(const float* X, int64_t rows) const override {
     ReferenceScratch r(*this);
     std::vector<double> margins(rows);
-    const bool bf16 = bf16_projection();
-    const double z_eps = bf16 ? z_epsilon() : 1.0;
+    const bool low = projection_precision_ != ProjectionPrecision::Fp32;
+    const double z_eps = low ? z_epsilon() : 1.0;
     for (int64_t t = 0; t < rows; ++t) {
       reference_z(X + t * s_.d, r);
       double smallest = INFINITY, sum_sq = 0;
@@ -248,13 +259,36 @@ class LookupFfnKernel final : public Kernel {
       }
       const double rms = std::sqrt(sum_sq / s_.ht);
       margins[t] = (rms > 0 ? smallest / rms : 0.0) / z_eps;
-      if (bf16) margins[t] = std::min(margins[t], bf16_rounding_margin(r.u.data()));
+      if (bf16_projection()) margins[t] = std::min(margins[t], bf16_rounding_margin(r.u.data()));
+      if (int8_projection()) margins[t] = std::min(margins[t], int8_rounding_margin(r.u.data()));
     }
     return margins;
   }
 
   double decision_epsilon() const override {
-    return bf16_projection() ? 1.0 : z_epsilon();
+    return projection_precision_ != ProjectionPrecision::Fp32 ? 1.0 : z_epsilon();
+  }
+
+  // The smallest distance of v_i = u_i / s (s = max|u| / 127, the int8 projection's step) from a
+  // half-integer, over its float error bound: LayerNorm's 8·u·(|u_i| + rms(u)) on u_i, the same
+  // on max|u| (which moves s), carried into v (·127/max), plus the product's own rounding.
+  double int8_rounding_margin(const float* u) const {
+    double sum_sq = 0, max_abs = 0;
+    for (int64_t i = 0; i < s_.d; ++i) {
+      sum_sq += double(u[i]) * u[i];
+      max_abs = std::max(max_abs, std::abs(double(u[i])));
+    }
+    if (max_abs == 0) return INFINITY;
+    const double rms = std::sqrt(sum_sq / s_.d), ulp = 0x1.0p-24, d_max = 8.0 * ulp * (max_abs + rms);
+    double smallest = INFINITY;
+    for (int64_t i = 0; i < s_.d; ++i) {
+      const double v = 127.0 * u[i] / max_abs;
+      const double bound =
+          127.0 / max_abs * (8.0 * ulp * (std::abs(double(u[i])) + rms) + std::abs(double(u[i])) / max_abs * d_max) +
+          4.0 * ulp * std::abs(v);
+      smallest = std::min(smallest, std::abs(v - (std::floor(v) + 0.5)) / bound);
+    }
+    return smallest;
   }
 
   // How far the optimized z may lie from the reference's, in units of the row's rms of z (a
@@ -392,9 +426,10 @@ class LookupFfnKernel final : public Kernel {
   std::vector<std::string> stage_names() const override { return {"projection", "code_score", "gather"}; }
 
   std::string needs_isa() const override {
-    return bf16_projection() && !reference_impl_
-               ? "AVX512-BF16 (the projection's bf16 products; valgrind 3.19 decodes no AVX-512)"
-               : "";
+    if (reference_impl_) return "";
+    if (bf16_projection()) return "AVX512-BF16 (the projection's bf16 products; valgrind 3.19 decodes no AVX-512)";
+    if (int8_projection()) return "AVX-512 VNNI (the projection's int8 products; valgrind 3.19 decodes no AVX-512)";
+    return "";
   }
 
   // A reduced precision against the fp32 math (fp32 projection and fp32 tables), on 16 rows spread
@@ -402,7 +437,7 @@ class LookupFfnKernel final : public Kernel {
   // projection, the share of codes that differ from the fp32 projection's (code_flips_vs_fp32:
   // the rounding's effect on routing, which the gate's bf16 reference does not see).
   std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
-    const bool low_projection = bf16_projection();
+    const bool low_projection = projection_precision_ != ProjectionPrecision::Fp32;
     if (reference_impl_ || (precision_ == TablePrecision::Fp32 && !low_projection)) return {};
     ReferenceScratch fp32(*this), low(*this);
     int64_t flips = 0, codes = 0;
@@ -442,7 +477,11 @@ class LookupFfnKernel final : public Kernel {
     }
     else r.push_back(tables_blocked_.empty() ? region(tables_) : region(tables_blocked_));
     if (bh4_) r.push_back(bh4_->weights_region(!reference_impl_));
-    else if (!wp_bf16_.empty() && !reference_impl_) r.push_back(region(wp_bf16_));
+    else if (wp_int8_) {  // the reference reads it too (it repeats the kernel's arithmetic)
+      r.push_back(region(wp_int8_->quads));
+      r.push_back(region(wp_int8_->steps));
+      r.push_back(region(wp_int8_->sums));
+    } else if (!wp_bf16_.empty() && !reference_impl_) r.push_back(region(wp_bf16_));
     else r.push_back(region(wp_));
     for (const AlignedVector<float>* v : {&z_bias_, &out_bias_, &gamma_, &beta_}) r.push_back(region(*v));
     if (!reference_impl_)
@@ -509,9 +548,11 @@ class LookupFfnKernel final : public Kernel {
   // The reference's per-token buffers (std::vector: allocated per call, written before read).
   struct ReferenceScratch {
     explicit ReferenceScratch(const LookupFfnKernel& k)
-        : u(k.s_.dp), u_low(k.s_.dp), proj(k.bh4_ ? k.bh4_->outputs() : 0), z(k.s_.ht), scores(k.s_.h), codes(k.s_.h) {}
+        : u(k.s_.dp), u_low(k.s_.dp), proj(k.bh4_ ? k.bh4_->outputs() : 0), z(k.s_.ht), scores(k.s_.h), codes(k.s_.h),
+          u_q(k.s_.dp) {}
     std::vector<float> u, u_low, proj, z, scores;  // u_low: u in bf16 (dense bf16 projection)
     std::vector<uint32_t> codes;
+    std::vector<int8_t> u_q;  // u quantized (dense int8 projection)
   };
 
   // The reference's z for one token x[d] into r.z (u and proj along the way), in double where it
@@ -532,6 +573,14 @@ class LookupFfnKernel final : public Kernel {
       for (int64_t i = 0; i < s_.ht; ++i)
         r.z[i] = static_cast<float>(kBh4Share * double(r.proj[i]) + kResidualShare * double(r.u[i % s_.dp]) + z_bias_[i]);
     } else {
+      if (!fp32 && int8_projection()) {
+        // The kernel's arithmetic to the bit: u quantized with one step per row, exact integer
+        // sums, then one fused multiply-add by the two steps plus the bias.
+        const float step = quantization_step_reference(r.u.data(), s_.dp), inv = 1.0f / step;
+        for (int64_t i = 0; i < s_.dp; ++i) r.u_q[i] = quantize_value(r.u[i], inv);
+        for (int64_t j = 0; j < s_.ht; ++j) r.z[j] = dot_u8s8_reference(r.u_q.data(), step, *wp_int8_, z_bias_.data(), j);
+        return;
+      }
       if (!fp32 && bf16_projection()) {
         // The kernel's arithmetic to the bit: u in bf16, VDPBF16PS's order of fp32 sums, then + bias.
         for (int64_t i = 0; i < s_.dp; ++i) r.u_low[i] = round_to_bf16(r.u[i]);
@@ -600,6 +649,13 @@ class LookupFfnKernel final : public Kernel {
       bh4_->apply_tile(u, out, rows, work);
       for (int64_t r = 0; r < rows; ++r) mix_row(out + r * width, u + r * s_.dp, z + r * s_.ht);
     } else {
+      if (int8_projection()) {  // the bias rides in the GEMM's epilogue
+        uint8_t* low = reinterpret_cast<uint8_t*>(work);
+        float* steps = work + (kProjectionTile * s_.dp + 3) / 4;
+        quantize_rows_u8(u, s_.dp, rows, s_.dp, low, s_.dp, steps);
+        gemm_u8s8(low, s_.dp, steps, rows, *wp_int8_, z_bias_.data(), z, s_.ht);
+        return z;
+      }
       if (bf16_projection()) {
         uint16_t* low = reinterpret_cast<uint16_t*>(work);
         rows_to_bf16(u, s_.dp, low, s_.dp, rows, s_.dp);
@@ -641,10 +697,12 @@ class LookupFfnKernel final : public Kernel {
     }
   }
 
-  bool bf16_projection() const { return projection_precision_ == Bh4Precision::Bf16; }
+  bool bf16_projection() const { return projection_precision_ == ProjectionPrecision::Bf16; }
+  bool int8_projection() const { return projection_precision_ == ProjectionPrecision::Int8; }
   // The projection's weights as the optimized path reads them.
   double projection_weight_bytes() const {
     if (bh4_) return bh4_->weight_bytes();
+    if (wp_int8_) return static_cast<double>(wp_int8_->quads.size()) + 8.0 * s_.ht;  // + steps and sums
     return wp_bf16_.empty() ? 4.0 * wp_.size() : 2.0 * wp_bf16_.size();
   }
 
@@ -653,10 +711,11 @@ class LookupFfnKernel final : public Kernel {
   GatherOrder order_;
   int64_t tile_;
   TablePrecision precision_;
-  Bh4Precision projection_precision_;  // bf16: the projection's products in bf16 (BH4 or dense)
+  ProjectionPrecision projection_precision_;  // the projection's products: fp32, bf16 (BH4 or dense), int8 (dense)
   bool reference_impl_;
   std::optional<Bh4Transform> bh4_;
   AlignedVector<float> wp_, z_bias_, tables_, tables_blocked_, out_bias_, gamma_, beta_, scores_, tile_scratch_;
+  std::optional<PackedS8> wp_int8_;  // the dense projection in int8, a step per column
   AlignedVector<uint16_t> tables_bf16_, wp_bf16_;  // wp_bf16_: the dense projection in bf16 pairs [d'/2][h·τ][2]
   AlignedVector<int8_t> tables_int8_;
   AlignedVector<float> row_scales_;  // int8: the step of each table row [h][rows]
@@ -683,8 +742,8 @@ class LookupFfnVariant final : public Variant {
             ParamSpec::choice("order", "tiled", {"table_major", "token_major", "tiled"},
                               "gather order: the paper's table_major, token_major, or tiled"),
             ParamSpec::integer("tile", 16384, 1, 1 << 20, "most tokens per tile (order=tiled; smaller so each thread gets several)"),
-            ParamSpec::choice("projection_precision", "fp32", {"fp32", "bf16"},
-                              "BH4's block products: fp32, or bf16 (AVX512-BF16 dot products, fp32 accumulation; weights and each round's input in bf16)"),
+            ParamSpec::choice("projection_precision", "fp32", {"fp32", "bf16", "int8"},
+                              "the projection's products: fp32; bf16 (AVX512-BF16 dot products, fp32 accumulation; weights and inputs in bf16; BH4 or dense); int8 (dense only: VNNI, s8 weights with a step per column, u quantized per token)"),
             ParamSpec::choice("table_precision", "fp32", {"fp32", "bf16", "int8"},
                               "storage of the tables (int8: symmetric, one step per table row)"),
             ParamSpec::choice("ln_affine", "identity", {"identity", "random"},
@@ -696,6 +755,15 @@ class LookupFfnVariant final : public Variant {
     const Shape s = Shape::of(c);
     if (c.str("projection") == "bh4" && c.integer("b") > s.dp)
       throw ConfigError("b", c.str("b"), fmt::format("must divide d' = {} (the padded width of d = {})", s.dp, s.d));
+    if (c.str("projection_precision") == "int8") {
+      if (c.str("projection") != "dense")
+        throw ConfigError("projection_precision", "int8", "needs projection = dense (BH4 runs in fp32 or bf16)");
+      if (!cpu_has_avx512_vnni())
+        throw ConfigError("projection_precision", "int8", "needs AVX-512 VNNI, which this CPU has not; use fp32");
+      if (s.ht % 16 != 0 || s.dp % 4 != 0)
+        throw ConfigError("projection_precision", "int8",
+                          fmt::format("needs h·tau a multiple of 16 and d' a multiple of 4 (h·tau = {}, d' = {})", s.ht, s.dp));
+    }
     if (c.str("projection_precision") == "bf16") {
       if (!cpu_has_avx512_bf16())
         throw ConfigError("projection_precision", "bf16", "needs AVX512-BF16, which this CPU has not; use fp32");
@@ -738,8 +806,10 @@ class LookupFfnVariant final : public Variant {
     const double copies = double((s.ht + s.dp - 1) / s.dp), bh4_outputs = copies * double(s.dp);
     const bool bh4 = c.str("projection") == "bh4";
     const bool bf16 = c.str("projection_precision") == "bf16";  // + the projection's bf16 copy
+    const bool int8 = c.str("projection_precision") == "int8";  // + its int8 copy (and, while packing, fp32 and int8 copies)
     bytes += bh4 ? (bf16 ? 2 * 4 + 2 : 2 * 4) * copies * Bh4Transform::kRounds * double(s.dp) * double(c.integer("b"))
-                 : 4 * double(s.d) * double(s.ht) + (bf16 ? (4 + 2) * double(s.dp) * double(s.ht) : 0);
+                 : 4 * double(s.d) * double(s.ht) + (bf16 ? (4 + 2) * double(s.dp) * double(s.ht) : 0) +
+                       (int8 ? (4 + 1 + 1) * double(s.dp) * double(s.ht) : 0);
     const double n = double(tokens);
     bytes += 8 * n * double(s.h) + 4 * n * double(s.d_out);
     bytes += 4 * double(threads) * double(kProjectionTile) *
