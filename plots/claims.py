@@ -58,13 +58,15 @@ class Claim:
 
 CLAIMS = [
     Claim("lookupffn_speedup", "LookupFFN vs gemm_ffn", 2.51, "2.51×", "LookupFFN, ICML 2023 (CPU inference)",
-          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4", "p_table_precision": "fp32"},
+          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4", "p_table_precision": "fp32",
+                                                 "p_projection_precision": "fp32"},
           baseline_d_ff=2048, tokens=32768),
     Claim("lookupffn_flops", "LookupFFN vs gemm_ffn, FLOPs (model)", 6.0, "6× fewer", "LookupFFN, ICML 2023",
-          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4", "p_table_precision": "fp32"},
+          "lookup_ffn", where={"d_in": 512}, where_if_present={"p_h": 128, "p_tau": 8, "p_projection": "bh4", "p_table_precision": "fp32",
+                                                 "p_projection_precision": "fp32"},
           baseline_d_ff=2048, measure="flops", tokens=32768),
     Claim("ultrafastbert_speedup", "UltraFastBERT 1×11 vs gemm_ffn", 78.0, "78×", "UltraFastBERT, arXiv 2311.10770 (CPU, MKL)",
-          "fff", where={"d_in": 768, "p_depth": 11}, where_if_present={"p_trees": 1, "p_leaf_width": 0},
+          "fff", where={"d_in": 768, "p_depth": 11}, where_if_present={"p_trees": 1, "p_leaf_width": 0, "p_row_precision": "fp32"},
           baseline_d_ff=3072, tokens=16384),
     Claim("fff_width_speedup", "FFF vs dense at width 2^14", 20.0, "~20×", "FFF exploration repository (nIn = nOut = 2^14)",
           "fff", where={"d_in": 16384}),

@@ -103,8 +103,9 @@ KEYS = ["machine_id", "tokens", "threads", "d_in", "d_out", "precision"]
 SHAPE_KEYS = KEYS[:-1]
 # Not a whole FFN layer: compared within its own impls, not to gemm_ffn (bh4 is LookupFFN's projection).
 NOT_A_LAYER = {"bh4"}
-# Parameters that set the precision of a variant's weights apart from the precision column.
-PRECISION_PARAMS = ("p_table_precision",)
+# Parameters that set the precision of a variant's weights apart from the precision column:
+# LookupFFN's tables and its projection's products, FFF's node rows.
+PRECISION_PARAMS = ("p_table_precision", "p_projection_precision", "p_row_precision")
 # Narrower first; a precision not named here ranks between bf16 and fp32.
 PRECISION_RANK = {"int8": 0, "fp8": 0, "bf16": 1, "fp16": 1, "fp32": 3}
 

@@ -22,6 +22,9 @@ def extras_value(extras, key):
 
 def lookup_label(row):
     proj = row.get("p_projection", "bh4")
+    low = row.get("p_projection_precision")
+    if isinstance(low, str) and low and low != "fp32":  # the projection's products in bf16 or int8
+        proj = f"{proj}:{low}"
     return (f"h={int(row['p_h'])} {proj} {row['p_order']} {row['p_table_precision']}")
 
 

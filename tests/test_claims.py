@@ -397,6 +397,12 @@ class BestDense(unittest.TestCase):
         self.assertEqual(ds.compared_precision({"precision": "fp32", "p_table_precision": "fp32"}), "fp32")
         self.assertEqual(ds.compared_precision({"precision": "bf16", "p_table_precision": float("nan")}), "bf16")
         self.assertEqual(ds.compared_precision({"precision": "int8"}), "int8")  # moe, gemm_ffn: the column
+        # A projection or node rows in a narrower precision than the tables: the narrowest counts.
+        self.assertEqual(ds.compared_precision({"precision": "fp32", "p_table_precision": "fp32",
+                                                "p_projection_precision": "bf16"}), "bf16")
+        self.assertEqual(ds.compared_precision({"precision": "fp32", "p_table_precision": "bf16",
+                                                "p_projection_precision": "int8"}), "int8")
+        self.assertEqual(ds.compared_precision({"precision": "fp32", "p_row_precision": "bf16"}), "bf16")
         self.assertEqual(ds.compared_precision({"precision": float("nan")}), "fp32")  # runs before the column
 
     def test_each_variant_point_against_both(self):

@@ -347,3 +347,48 @@ TEST(Fff, FastffRefusesDepthsWhosePathMatrixIsTooLarge) {
   EXPECT_NE(test_support::validation_error("fff", {{"impl", "fastff"}, {"depth", "12"}, {"max_path_matrix_mib", "32"}}), "no error");
   EXPECT_EQ(test_support::validation_error("fff", {{"impl", "level_batched"}, {"depth", "12"}, {"max_path_matrix_mib", "32"}}), "no error");
 }
+
+// bf16 node rows (row_precision = bf16, the UltraFastBERT form's walks): the reference runs on
+// the same bf16-rounded rows, so both walks pass the exact gate at every tile and thread count;
+// against the fp32 tree the output moves by the rounding of the rows (relative 2^-9 each), a
+// path where a logit sits that close to 0 excepted; the walks read half the row bytes.
+TEST(FffBf16Rows, WalksMatchTheirReferenceAndStayNearTheFp32Tree) {
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const char* impl : {"per_token", "level_batched"})
+      for (const char* depth : {"0", "4", "9"})
+        for (const char* d : {"37", "64"}) {
+          auto k = build({{"impl", impl}, {"depth", depth}, {"trees", "2"}, {"d", d}, {"d_out", "29"}, {"tile", "7"},
+                          {"row_precision", "bf16"}},
+                         61);
+          GateResult g = test_support::check_all_rows(*k, 61);
+          EXPECT_TRUE(g.passed) << impl << " depth=" << depth << " d=" << d << ": " << g.detail;
+        }
+  }
+  auto fp32 = build({{"impl", "level_batched"}, {"depth", "6"}, {"d", "64"}}, 200);
+  auto bf16 = build({{"impl", "level_batched"}, {"depth", "6"}, {"d", "64"}, {"row_precision", "bf16"}}, 200);
+  AlignedVector<float> X(200 * 64), Y(200 * 64);
+  fill_uniform(X.data(), X.size(), 3, 3, -1.0f, 1.0f);
+  bf16->forward(X.data(), Y.data(), 200, nullptr);
+  const double error = std::stod(bf16->output_statistics(X.data(), Y.data(), 200).at("rel_rms_error_vs_fp32"));
+  EXPECT_GT(error, 1e-4) << "bf16 rows must round";
+  EXPECT_LT(error, 0.05);
+  EXPECT_TRUE(fp32->output_statistics(X.data(), Y.data(), 200).empty());
+  // Half the row bytes of the fp32 tree (the biases stay fp32).
+  const Cost c32 = fp32->cost(200), c16 = bf16->cost(200);
+  EXPECT_EQ(c16.flops, c32.flops);
+  EXPECT_NEAR(c16.weight_bytes, (c32.weight_bytes + 127 * 4.0) / 2.0, 1e-6 * c32.weight_bytes);
+}
+
+TEST(FffBf16Rows, OnlyTheWalksOfTheUltraFastBertFormTakeThem) {
+  for (const auto& [impl, leaf] : std::vector<std::pair<std::string, std::string>>{{"masked_matrix", "0"}, {"per_token", "4"}}) {
+    try {
+      resolved({{"impl", impl}, {"leaf_width", leaf}, {"row_precision", "bf16"}});
+      FAIL() << impl;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()), "invalid value 'bf16' for 'fff.row_precision': needs the UltraFastBERT form "
+                                       "(leaf_width = 0, here " + leaf + ") and a walk (impl = per_token or level_batched, "
+                                       "here " + impl + ")");
+    }
+  }
+}

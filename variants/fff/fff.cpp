@@ -49,9 +49,12 @@
 #include <memory>
 #include <numeric>
 #include <stdexcept>
+#include <type_traits>
 
 #include "common/activation.hpp"
 #include "common/aligned.hpp"
+#include "common/bf16.hpp"
+#include "common/precision_error.hpp"
 #include "common/blas.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
@@ -78,14 +81,17 @@ constexpr int64_t kMaxDepth = 30;
 struct FffShape {
   int64_t d, d_out, depth, trees, leaf, tile;
   bool gelu;
+  bool bf16_rows = false;  // row_precision = bf16: the node rows (w_in, w_out) stored in bf16
+  double row_element_bytes() const { return bf16_rows ? 2.0 : 4.0; }
   int64_t nodes() const { return leaf > 0 ? (int64_t{1} << depth) - 1 : (int64_t{2} << depth) - 1; }
   int64_t routing() const { return (int64_t{1} << depth) - 1; }  // R: nodes that route
   int64_t leaves() const { return int64_t{1} << depth; }          // L
   int64_t levels() const { return leaf > 0 ? depth : depth + 1; }  // levels with a node row
   double weight_bytes() const {
-    double per_tree = leaf > 0 ? nodes() * (d + 1.0) + leaves() * (d * leaf + leaf + leaf * d_out + d_out)
-                               : nodes() * (d + 1.0 + d_out);
-    return 4.0 * trees * per_tree;
+    const double e = row_element_bytes();
+    double per_tree = leaf > 0 ? nodes() * (e * d + 4.0) + 4.0 * leaves() * (d * leaf + leaf + leaf * d_out + d_out)
+                               : nodes() * (e * (d + d_out) + 4.0);
+    return trees * per_tree;
   }
   // fastff's L × 2R path matrix, fp32.
   double path_matrix_bytes() const { return 4.0 * std::ldexp(1.0, int(depth)) * 2.0 * (std::ldexp(1.0, int(depth)) - 1.0); }
@@ -98,6 +104,7 @@ struct FffShape {
     s.leaf = c.integer("leaf_width");
     s.tile = c.integer("tile");
     s.gelu = c.str("activation") == "gelu";
+    s.bf16_rows = c.str("row_precision") == "bf16";
     return s;
   }
 };
@@ -114,9 +121,25 @@ inline Float16 load16(const float* p) {
   return v;
 }
 
+// bf16 node rows (row_precision = bf16): 16 values widened to fp32 (a zero-extend and a shift:
+// bf16 is the upper half of an fp32), so the walks read half the bytes and compute in fp32.
+using Bf16x16 = uint16_t __attribute__((vector_size(32)));
+using U32x16 = uint32_t __attribute__((vector_size(64)));
+inline Float16 load16(const uint16_t* p) {
+  Bf16x16 h;
+  std::memcpy(&h, p, sizeof h);
+  const U32x16 w = __builtin_convertvector(h, U32x16) << 16;
+  Float16 v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
+inline float element(const float* p, int64_t i) { return p[i]; }
+inline float element(const uint16_t* p, int64_t i) { return bf16_to_float(p[i]); }
+
 // Four independent partial sums: with one, every FMA would wait for the previous one's result
 // (the step's dot product is on the walk's critical path: the next row depends on its sign).
-inline float dot(const float* a, const float* b, int64_t n) {
+template <class Row>
+inline float dot(const float* a, const Row* b, int64_t n) {
   Float16 s0{}, s1{}, s2{}, s3{};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
@@ -129,7 +152,7 @@ inline float dot(const float* a, const float* b, int64_t n) {
   const Float16 s = (s0 + s1) + (s2 + s3);
   float sum = 0.0f;
   for (int k = 0; k < 16; ++k) sum += s[k];
-  for (; i < n; ++i) sum += a[i] * b[i];
+  for (; i < n; ++i) sum += a[i] * element(b, i);
   return sum;
 }
 
@@ -140,7 +163,8 @@ inline void axpy(float* y, const float* row, float s, int64_t n) {
 
 // Four tokens, each against its own row (rows may coincide): four independent FMA chains and,
 // where the rows differ, four rows streaming at once instead of one dependent walk at a time.
-inline void dot4(const float* const row[4], const float* const x[4], int64_t n, float out[4]) {
+template <class Row>
+inline void dot4(const Row* const row[4], const float* const x[4], int64_t n, float out[4]) {
   Float16 s0{}, s1{}, s2{}, s3{};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -153,14 +177,15 @@ inline void dot4(const float* const row[4], const float* const x[4], int64_t n, 
   for (int q = 0; q < 4; ++q) {
     float sum = 0.0f;
     for (int k = 0; k < 16; ++k) sum += (*s[q])[k];
-    for (int64_t j = i; j < n; ++j) sum += row[q][j] * x[q][j];
+    for (int64_t j = i; j < n; ++j) sum += element(row[q], j) * x[q][j];
     out[q] = sum;
   }
 }
 
 // y[0..n) += Σ_l a[l]·row_l[0..n) over `count` rows whose addresses are all known: y stays in
 // registers chunk by chunk and every row can stream at once.
-inline void add_weighted_rows(float* y, const float* const* rows, const float* a, int64_t count, int64_t n) {
+template <class Row>
+inline void add_weighted_rows(float* y, const Row* const* rows, const float* a, int64_t count, int64_t n) {
   constexpr int64_t kChunk = 8 * 16;
   int64_t i = 0;
   for (; i + kChunk <= n; i += kChunk) {
@@ -171,7 +196,17 @@ inline void add_weighted_rows(float* y, const float* const* rows, const float* a
     std::memcpy(y + i, acc, sizeof acc);
   }
   for (; i < n; ++i)
-    for (int64_t l = 0; l < count; ++l) y[i] += a[l] * rows[l][i];
+    for (int64_t l = 0; l < count; ++l) y[i] += a[l] * element(rows[l], i);
+}
+
+// y[0..n) += s·row[0..n) for a bf16 row.
+inline void axpy(float* y, const uint16_t* row, float s, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const Float16 v = load16(y + i) + s * load16(row + i);
+    std::memcpy(y + i, &v, sizeof v);
+  }
+  for (; i < n; ++i) y[i] += s * element(row, i);
 }
 
 // A freshly allocated buffer of n floats, zeroed by a static-schedule loop (first touch by the
@@ -294,8 +329,13 @@ class FffKernel final : public Kernel {
     reserve(tokens);
     const auto t0 = std::chrono::steady_clock::now();
     switch (impl_) {
-      case Impl::PerToken: forward_per_token(X, Y, tokens, stages); break;
-      case Impl::LevelBatched: forward_level_batched(X, Y, tokens, stages); break;
+      case Impl::PerToken:
+        s_.bf16_rows ? forward_per_token<uint16_t>(X, Y, tokens, stages) : forward_per_token<float>(X, Y, tokens, stages);
+        break;
+      case Impl::LevelBatched:
+        s_.bf16_rows ? forward_level_batched<uint16_t>(X, Y, tokens, stages)
+                     : forward_level_batched<float>(X, Y, tokens, stages);
+        break;
       case Impl::MaskedMatrix: forward_masked_matrix(X, Y, tokens, stages); break;
       case Impl::FastFF: forward_fastff(X, Y, tokens, stages); break;
     }
@@ -304,6 +344,20 @@ class FffKernel final : public Kernel {
   }
 
   void reference(const float* X, float* Y, int64_t tokens) const override {
+    reference_with(w_in_.data(), w_out_.data(), X, Y, tokens);
+  }
+
+  // bf16 rows: the output's error against the fp32 layer (extras: rel_rms_error_vs_fp32).
+  std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
+    if (!s_.bf16_rows) return {};
+    const double error = relative_rms_error_vs_fp32(X, s_.d, Y, s_.d_out, tokens, 16, [this](const float* x, float* y) {
+      reference_with(w_in_fp32_.data(), w_out_fp32_.data(), x, y, 1);
+    });
+    return {{"rel_rms_error_vs_fp32", fmt::format("{:.4g}", error)}};
+  }
+
+  // The reference on the given node rows (w_in_, w_out_: the layer's; or the fp32 originals).
+  void reference_with(const float* w_in, const float* w_out, const float* X, float* Y, int64_t tokens) const {
     std::vector<double> h(s_.leaf);
     for (int64_t t = 0; t < tokens; ++t) {
       const float* x = X + t * s_.d;
@@ -314,10 +368,10 @@ class FffKernel final : public Kernel {
         for (int64_t level = 0; level < s_.levels(); ++level) {
           const int64_t n = tree * s_.nodes() + node;
           double z = b_in_[n];
-          for (int64_t i = 0; i < s_.d; ++i) z += double(x[i]) * w_in_[n * s_.d + i];
+          for (int64_t i = 0; i < s_.d; ++i) z += double(x[i]) * w_in[n * s_.d + i];
           if (s_.leaf == 0) {
             const double a = s_.gelu ? gelu_erf(static_cast<float>(z)) : z;
-            for (int64_t o = 0; o < s_.d_out; ++o) y[o] += static_cast<float>(a * w_out_[n * s_.d_out + o]);
+            for (int64_t o = 0; o < s_.d_out; ++o) y[o] += static_cast<float>(a * w_out[n * s_.d_out + o]);
           }
           node = fff_child(node, static_cast<float>(z), s_.leaf > 0);
         }
@@ -364,7 +418,7 @@ class FffKernel final : public Kernel {
         const double per_tree = ufb ? 2.0 * s_.levels() * (d + d_out) : 2.0 * d * s_.depth + leaf_ffn_flops;
         c.flops = n * K * per_tree;
         c.stage_flops = {c.flops};
-        const double row_bytes = 4.0 * (d + 1.0 + (ufb ? d_out : 0.0));
+        const double row_bytes = s_.row_element_bytes() * (d + (ufb ? d_out : 0.0)) + 4.0;
         c.weight_bytes = K * (reachable_rows(s_.levels()) * row_bytes + (ufb ? 0.0 : touched_leaf_bytes));
         break;
       }
@@ -398,7 +452,8 @@ class FffKernel final : public Kernel {
     switch (impl_) {
       case Impl::PerToken:
       case Impl::LevelBatched: {
-        const double per_token = ufb ? s_.levels() * 4.0 * (d + 1.0 + d_out) : s_.depth * 4.0 * (d + 1.0) + leaf_bytes;
+        const double e = s_.row_element_bytes();
+        const double per_token = ufb ? s_.levels() * (e * (d + d_out) + 4.0) : s_.depth * (e * d + 4.0) + leaf_bytes;
         c.stage_bytes = {n * K * per_token};
         c.stage_stream_bytes = {xy};
         c.stage_working_set_bytes = {c.weight_bytes};
@@ -478,13 +533,16 @@ class FffKernel final : public Kernel {
     for (const AlignedVector<float>* v : {&w_in_, &b_in_, &w_out_, &leaf_w1_, &leaf_b1_, &leaf_w2_, &leaf_b2_, &path_,
                                           &hidden_, &logits_, &mask_, &branch_, &score_})
       add(v->data(), v->size() * sizeof(float));
+    if (s_.bf16_rows) {  // the walks read these; w_in_ and w_out_ (rounded) the reference and margins
+      add(w_in_bf16_.data(), w_in_bf16_.size() * sizeof(uint16_t));
+      add(w_out_bf16_.data(), w_out_bf16_.size() * sizeof(uint16_t));
+    }
     add(node_.data(), node_.size() * sizeof(int64_t));
     for (const WalkScratch& w : walk_scratch_) {
       add(w.node.data(), w.node.size() * sizeof(int64_t));
       add(w.order.data(), w.order.size() * sizeof(int64_t));
       add(w.path.data(), w.path.size() * sizeof(int64_t));
       add(w.coef.data(), w.coef.size() * sizeof(float));
-      add(w.out_rows.data(), w.out_rows.size() * sizeof(const float*));
     }
     return r;
   }
@@ -502,7 +560,7 @@ class FffKernel final : public Kernel {
   // are not counted. (The matrix forms' work is in cost().)
   std::map<std::string, std::string> extras() const override {
     std::map<std::string, std::string> e;
-    const double row_bytes = 4.0 * (s_.d + (s_.leaf == 0 ? s_.d_out : 0));
+    const double row_bytes = s_.row_element_bytes() * (s_.d + (s_.leaf == 0 ? s_.d_out : 0));
     const double bytes = impl_ == Impl::PerToken ? double(last_tokens_) * s_.trees * s_.levels() * row_bytes
                          : impl_ == Impl::LevelBatched ? last_row_bytes_ : 0.0;
     if (last_seconds_ > 0 && bytes > 0) {
@@ -534,12 +592,40 @@ class FffKernel final : public Kernel {
 
   // After the weights: fastff's path matrix, then scratch for max_tokens.
   void prepare(int64_t max_tokens) {
+    if (s_.bf16_rows) to_bf16_rows();
     if (impl_ == Impl::FastFF) build_path_matrix();
     reserve(max_tokens);
     if (impl_ == Impl::LevelBatched) {
       const int64_t threads = omp_get_max_threads();
       reserve_walk(std::clamp<int64_t>((max_tokens + threads - 1) / threads, 1, s_.tile));
     }
+  }
+
+  // row_precision = bf16: the walks read bf16 copies of w_in and w_out; w_in_ and w_out_ are
+  // rounded to the same values, so the reference (and the gate's margins) compute the bf16
+  // layer's math, and the fp32 originals stay for the error against fp32.
+  void to_bf16_rows() {
+    w_in_fp32_ = w_in_;
+    w_out_fp32_ = w_out_;
+    for (auto [fp32, low] : {std::pair{&w_in_, &w_in_bf16_}, std::pair{&w_out_, &w_out_bf16_}}) {
+      low->resize(fp32->size());
+#pragma omp parallel for schedule(static)
+      for (size_t i = 0; i < fp32->size(); ++i) {
+        (*low)[i] = bf16_bits((*fp32)[i]);
+        (*fp32)[i] = bf16_to_float((*low)[i]);
+      }
+    }
+  }
+  // The node rows a walk reads: fp32, or their bf16 copies.
+  template <class Row>
+  const Row* rows_in() const {
+    if constexpr (std::is_same_v<Row, uint16_t>) return w_in_bf16_.data();
+    else return w_in_.data();
+  }
+  template <class Row>
+  const Row* rows_out() const {
+    if constexpr (std::is_same_v<Row, uint16_t>) return w_out_bf16_.data();
+    else return w_out_.data();
   }
 
   // P[leaf][j] = 1 where the leaf's path goes right at routing node j, P[leaf][R + j] = 1 where
@@ -589,7 +675,6 @@ class FffKernel final : public Kernel {
   struct WalkScratch {
     std::vector<int64_t> node, order, path;
     std::vector<float> coef;
-    std::vector<const float*> out_rows;
   };
   void reserve_walk(int64_t tile) {
     const size_t threads = static_cast<size_t>(omp_get_max_threads());
@@ -605,7 +690,6 @@ class FffKernel final : public Kernel {
         w.order.resize(tile);
         w.path.resize(tile * s_.levels());
         w.coef.resize(tile * s_.levels());
-        w.out_rows.resize(s_.levels());
       }
     }
   }
@@ -622,10 +706,11 @@ class FffKernel final : public Kernel {
   }
 
   // One node step for one token: returns the child.
+  template <class Row>
   int64_t step(int64_t tree, int64_t node, const float* x, float* y) const {
     const int64_t n = tree * s_.nodes() + node;
-    const float z = dot(x, w_in_.data() + n * s_.d, s_.d) + b_in_[n];
-    if (s_.leaf == 0) axpy(y, w_out_.data() + n * s_.d_out, act(z), s_.d_out);
+    const float z = dot(x, rows_in<Row>() + n * s_.d, s_.d) + b_in_[n];
+    if (s_.leaf == 0) axpy(y, rows_out<Row>() + n * s_.d_out, act(z), s_.d_out);
     return fff_child(node, z, s_.leaf > 0);
   }
 
@@ -633,6 +718,7 @@ class FffKernel final : public Kernel {
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < tokens; ++t) std::fill(Y + t * s_.d_out, Y + (t + 1) * s_.d_out, 0.0f);
   }
+  template <class Row>
   void forward_per_token(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
     StageTimer::Scope scope(stages, 0);
 #pragma omp parallel for schedule(static)
@@ -642,7 +728,7 @@ class FffKernel final : public Kernel {
       std::fill(y, y + s_.d_out, 0.0f);
       for (int64_t tree = 0; tree < s_.trees; ++tree) {
         int64_t node = 0;
-        for (int64_t level = 0; level < s_.levels(); ++level) node = step(tree, node, x, y);
+        for (int64_t level = 0; level < s_.levels(); ++level) node = step<Row>(tree, node, x, y);
         if (s_.leaf > 0) leaf_ffn(tree * s_.leaves() + node - s_.nodes(), x, y, hidden_.data() + omp_get_thread_num() * s_.leaf);
       }
     }
@@ -651,23 +737,25 @@ class FffKernel final : public Kernel {
   // Routing only, for four tokens ts[0..4) of a tile at nodes node[ts[q]] of `tree`: their logits
   // (four independent dot products; rows may coincide), activations into coef[ts[q]·levels +
   // level] and the nodes into path[…]; then each token moves to its child.
+  template <class Row>
   void route4(int64_t tree, int64_t level, const int64_t* ts, const float* X, int64_t* node, float* coef,
               int64_t* path) const {
     const float* x[4];
-    const float* w_in[4];
+    const Row* w_in[4];
     int64_t n[4];
     for (int q = 0; q < 4; ++q) {
       n[q] = tree * s_.nodes() + node[ts[q]];
       x[q] = X + ts[q] * s_.d;
-      w_in[q] = w_in_.data() + n[q] * s_.d;
+      w_in[q] = rows_in<Row>() + n[q] * s_.d;
     }
     float z[4];
     dot4(w_in, x, s_.d, z);
     for (int q = 0; q < 4; ++q) record(ts[q], level, n[q], z[q] + b_in_[n[q]], node, coef, path);
   }
+  template <class Row>
   void route(int64_t tree, int64_t level, int64_t t, const float* X, int64_t* node, float* coef, int64_t* path) const {
     const int64_t n = tree * s_.nodes() + node[t];
-    record(t, level, n, dot(X + t * s_.d, w_in_.data() + n * s_.d, s_.d) + b_in_[n], node, coef, path);
+    record(t, level, n, dot(X + t * s_.d, rows_in<Row>() + n * s_.d, s_.d) + b_in_[n], node, coef, path);
   }
   void record(int64_t t, int64_t level, int64_t n, float z, int64_t* node, float* coef, int64_t* path) const {
     coef[t * s_.levels() + level] = act(z);
@@ -683,6 +771,7 @@ class FffKernel final : public Kernel {
   // the walk's dependent path. Then every token's output, Σ act·W_out[node] over its path, is
   // summed with y in registers and all its rows' addresses known (UltraFastBERT form), or its
   // leaf FFN is run (FFF form).
+  template <class Row>
   void forward_level_batched(const float* X, float* Y, int64_t tokens, StageTimer* stages) {
     StageTimer::Scope scope(stages, 0);
     // Smaller tiles when the batch would not give every thread one.
@@ -696,7 +785,7 @@ class FffKernel final : public Kernel {
       WalkScratch& scratch = walk_scratch_[omp_get_thread_num()];
       int64_t *node = scratch.node.data(), *order = scratch.order.data(), *path = scratch.path.data();
       float* coef = scratch.coef.data();
-      const float** out_rows = scratch.out_rows.data();
+      const Row* out_rows[kMaxDepth + 1];  // the output rows of one token's path
       float* hidden = hidden_.data() + omp_get_thread_num() * std::max<int64_t>(s_.leaf, 1);
 #pragma omp for schedule(static)
       for (int64_t b = 0; b < tiles; ++b) {
@@ -714,17 +803,17 @@ class FffKernel final : public Kernel {
             for (int64_t i = 0; i < m; ++i)
               if (i == 0 || node[order[i]] != node[order[i - 1]]) ++in_rows;
             int64_t i = 0;
-            for (; i + 4 <= m; i += 4) route4(tree, level, order + i, Xt, node, coef, path);
-            for (; i < m; ++i) route(tree, level, order[i], Xt, node, coef, path);
+            for (; i + 4 <= m; i += 4) route4<Row>(tree, level, order + i, Xt, node, coef, path);
+            for (; i < m; ++i) route<Row>(tree, level, order[i], Xt, node, coef, path);
           }
           in_rows += m * (levels - shared_levels);
           int64_t i = 0;
           for (; i + 4 <= m; i += 4)
             for (int64_t level = shared_levels; level < levels; ++level)
-              route4(tree, level, order + i, Xt, node, coef, path);
+              route4<Row>(tree, level, order + i, Xt, node, coef, path);
           for (; i < m; ++i)
             for (int64_t level = shared_levels; level < levels; ++level)
-              route(tree, level, order[i], Xt, node, coef, path);
+              route<Row>(tree, level, order[i], Xt, node, coef, path);
           if (s_.leaf > 0) {
             for (int64_t t = 0; t < m; ++t)
               leaf_ffn(tree * s_.leaves() + node[t] - s_.nodes(), Xt + t * s_.d, Yt + t * s_.d_out, hidden);
@@ -732,13 +821,13 @@ class FffKernel final : public Kernel {
           }
           out_rows_read += m * levels;
           for (int64_t t = 0; t < m; ++t) {
-            for (int64_t l = 0; l < levels; ++l) out_rows[l] = w_out_.data() + path[t * levels + l] * s_.d_out;
+            for (int64_t l = 0; l < levels; ++l) out_rows[l] = rows_out<Row>() + path[t * levels + l] * s_.d_out;
             add_weighted_rows(Yt + t * s_.d_out, out_rows, coef + t * levels, levels, s_.d_out);
           }
         }
       }
     }
-    last_row_bytes_ = 4.0 * (double(in_rows) * s_.d + double(out_rows_read) * s_.d_out);
+    last_row_bytes_ = s_.row_element_bytes() * (double(in_rows) * s_.d + double(out_rows_read) * s_.d_out);
   }
 
   // UltraFastBERT's masking form: all node logits in one GEMM, the walk on them writes act(z)
@@ -863,6 +952,8 @@ class FffKernel final : public Kernel {
   FffShape s_;
   Impl impl_;
   AlignedVector<float> w_in_, b_in_, w_out_, leaf_w1_, leaf_b1_, leaf_w2_, leaf_b2_;
+  AlignedVector<float> w_in_fp32_, w_out_fp32_;      // bf16 rows: the fp32 originals
+  AlignedVector<uint16_t> w_in_bf16_, w_out_bf16_;   // bf16 rows: what the walks read
   AlignedVector<float> path_;  // fastff: L × 2R path matrix
   AlignedVector<float> hidden_, logits_, mask_, branch_, score_;
   std::vector<int64_t> node_;  // matrix forms: each token's leaf (masked_matrix: its node index)
@@ -891,10 +982,17 @@ class FffVariant final : public Variant {
                                "fastff: refuse depths whose 2^D x 2(2^D-1) fp32 path matrix is larger (512: D <= 13)"),
             ParamSpec::choice("impl", "level_batched", {"per_token", "level_batched", "masked_matrix", "fastff"},
                               "per_token walk, level-batched walk, UltraFastBERT's masking GEMMs, or FastFF's path-matrix gate"),
+            ParamSpec::choice("row_precision", "fp32", {"fp32", "bf16"},
+                              "node rows (w_in, w_out) in fp32, or bf16 read and widened to fp32 by the walks (UltraFastBERT form)"),
             weights_param()};
   }
   void validate(const Config& c) const override {
     const FffShape s = FffShape::of(c);
+    if (s.bf16_rows && (s.leaf > 0 || (c.str("impl") != "per_token" && c.str("impl") != "level_batched")))
+      throw ConfigError("row_precision", "bf16",
+                        fmt::format("needs the UltraFastBERT form (leaf_width = 0, here {}) and a walk (impl = per_token or "
+                                    "level_batched, here {})",
+                                    s.leaf, c.str("impl")));
     double bytes = s.weight_bytes();
     if (c.str("impl") == "fastff") {
       const double path = s.path_matrix_bytes(), limit = std::ldexp(double(c.integer("max_path_matrix_mib")), 20);
@@ -920,6 +1018,7 @@ class FffVariant final : public Variant {
     const double n = double(tokens), nodes = double(s.nodes()), R = double(s.routing()), L = double(s.leaves());
     double bytes = s.weight_bytes() + 8 * n + 4 * double(threads) * double(std::max<int64_t>(s.leaf, 1)) +
                    4 * n * double(s.d_out);
+    if (s.bf16_rows) bytes += 8 * double(s.trees) * nodes * double(s.d + s.d_out);  // rounded rows and originals
     if (c.str("impl") == "masked_matrix") bytes += 4 * n * nodes * (s.leaf == 0 ? 2.0 : 1.0);
     if (c.str("impl") == "fastff") bytes += s.path_matrix_bytes() + 4 * n * (nodes + 2 * R + L);
     return bytes;
