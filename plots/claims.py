@@ -221,7 +221,10 @@ def _select(points, conditions, optional):
         mask &= ds.matches(points[column], value)
     for column, value in optional.items():
         if column in points.columns:
-            mask &= ds.matches(points[column], value)
+            # An empty cell: a run made before the parameter existed (merged with newer runs), which
+            # ran its default; the optional conditions name the defaults (fp32 projection, rows).
+            empty = points[column].isna() | (points[column].astype(str).str.strip() == "")
+            mask &= ds.matches(points[column], value) | empty
     return points[mask], None
 
 

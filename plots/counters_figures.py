@@ -97,14 +97,16 @@ def roofline(points, machine, ceilings, folder):
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(y_lo, y_hi)
         ffnstyle.legend_outside(ax, where="below", ncol=3)
-        fig.canvas.draw()
-        ffnstyle.spread_labels(fig, [t for t in labels if t.get_ha() == "left"])  # the column right of the axes
-        ffnstyle.spread_labels(fig, [t for t in labels if t.get_ha() == "right"], downward=True)
         ax.set_xlabel("arithmetic intensity (model FLOPs / model bytes)")
         ax.set_ylabel("GFLOP/s")
         ax.grid(True, which="both", alpha=0.3)
         ffnplot.title(ax, machine, "Roofline (ceilings measured by ffnbench calibrate)", threads=threads,
                       precision=precision)
+        # Spread the labels once the axes have their final size: the layout moves the points the
+        # labels hang from, and labels spread before it can meet again.
+        ffnplot.settle_layout(fig)
+        ffnstyle.spread_labels(fig, [t for t in labels if t.get_ha() == "left"])  # the column right of the axes
+        ffnstyle.spread_labels(fig, [t for t in labels if t.get_ha() == "right"], downward=True)
         written.append(ffnplot.save(fig, folder, f"roofline_T{threads}_{precision}"))
     return written
 

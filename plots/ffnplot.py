@@ -125,14 +125,19 @@ def series_labels(points):
     return labels
 
 
-def save(fig, folder, name):
-    """Writes <folder>/figures/<name>.png and .pdf; returns the PNG path."""
-    out = os.path.join(folder, "figures")
-    os.makedirs(out, exist_ok=True)
+def settle_layout(fig):
+    """The layout save() gives the figure, now: for placing labels against the final axes."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tight_layout warns about legends placed outside the axes
         fig.tight_layout()
     fig.canvas.draw()
+
+
+def save(fig, folder, name):
+    """Writes <folder>/figures/<name>.png and .pdf; returns the PNG path."""
+    out = os.path.join(folder, "figures")
+    os.makedirs(out, exist_ok=True)
+    settle_layout(fig)
     for check in CHECKS:
         check(fig, name)
     png = os.path.join(out, name + ".png")

@@ -196,16 +196,21 @@ def spread_labels(fig, texts, gap_px=1.5, downward=False):
         return
     renderer = fig.canvas.get_renderer()
     points_per_px = 72.0 / fig.dpi
-    for _ in range(len(texts)):
+    # Every pair, not only neighbours in height: two labels side by side at one height can both
+    # overlap a third that is not next to them in the order.
+    for _ in range(len(texts) * len(texts)):
         boxes = sorted(((t.get_window_extent(renderer), t) for t in texts), key=lambda bt: bt[0].y0,
                        reverse=downward)
         moved = False
-        for (fixed, _), (box, text) in zip(boxes, boxes[1:]):
-            overlap = (box.y1 + gap_px - fixed.y0) if downward else (fixed.y1 + gap_px - box.y0)
-            if overlap > 0 and box.x0 < fixed.x1 and fixed.x0 < box.x1:
-                dx, dy = text.xyann
-                text.xyann = (dx, dy + (-overlap if downward else overlap) * points_per_px)
-                moved = True
+        for i, (fixed, _) in enumerate(boxes):
+            for box, text in boxes[i + 1:]:
+                overlap = (box.y1 + gap_px - fixed.y0) if downward else (fixed.y1 + gap_px - box.y0)
+                if overlap > 0 and box.x0 < fixed.x1 and fixed.x0 < box.x1:
+                    dx, dy = text.xyann
+                    text.xyann = (dx, dy + (-overlap if downward else overlap) * points_per_px)
+                    moved = True
+                    break
+            if moved:
                 break
         if not moved:
             return

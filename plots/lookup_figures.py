@@ -117,7 +117,8 @@ def gather_bandwidth(points, machine, folder):
     if lk.empty:
         return
     ceilings = ffnplot.load_ceilings(folder)
-    fig, ax = plt.subplots(figsize=ffnstyle.size("page", 0.62))
+    # One bar per point: the figure grows with them, so their tick labels never overlap.
+    fig, ax = plt.subplots(figsize=ffnstyle.size("page", height=max(0.62 * ffnstyle.PAGE_IN, 0.17 * len(lk) + 2.0)))
     lk["label"] = lk.apply(lambda r: f"{lookup_label(r)} T={r['threads']}", axis=1)
     ax.barh(lk["label"], lk["gather_gbs"], label="gather: table bytes read / gather time")
     note = "no ceilings.json in this run folder (run `ffnbench calibrate --out <run folder>`)"

@@ -116,6 +116,19 @@ class Statistics(unittest.TestCase):
         self.assertEqual(claims.verdict_of(None, None, 2.51), "inconclusive")
 
 
+class Select(unittest.TestCase):
+    def test_an_optional_condition_keeps_rows_of_runs_made_before_its_parameter_existed(self):
+        # A Zen 5 run without projection_precision merged with a newer run that has it: the older
+        # rows (empty cell, the default fp32) stay; a newer bf16 row is left out.
+        pts = pd.DataFrame([{"variant": "lookup_ffn", "p_projection_precision": ""},
+                            {"variant": "lookup_ffn", "p_projection_precision": float("nan")},
+                            {"variant": "lookup_ffn", "p_projection_precision": "fp32"},
+                            {"variant": "lookup_ffn", "p_projection_precision": "bf16"}])
+        chosen, why = claims._select(pts, {"variant": "lookup_ffn"}, {"p_projection_precision": "fp32"})
+        self.assertIsNone(why)
+        self.assertEqual(list(chosen.index), [0, 1, 2])
+
+
 class Evaluate(unittest.TestCase):
     def setUp(self):
         self.points, self.reps = dataset()

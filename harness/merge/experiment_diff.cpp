@@ -28,7 +28,9 @@ std::string normalize_value(const std::string& value) {
 }  // namespace
 
 std::map<std::string, std::string> experiment_settings(const std::string& ini_text) {
-  static const std::set<std::string> where_not_what = {"output"};
+  // Where a run wrote, and the calibration file it was given (a machine's own ceilings, copied
+  // into its run folder): neither changes what was measured.
+  static const std::set<std::string> where_not_what = {"output", "ceilings"};
   static const std::set<std::string> free_text = {"name", "description"};
   std::map<std::string, std::string> settings;
   std::string section;
