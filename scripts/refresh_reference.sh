@@ -29,7 +29,10 @@ tmp="$root/.$machine_id.$experiment.partial-$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-cp "$run/points.csv" "$run/experiment.ini" "$tmp/"
+cp "$run/points.csv" "$tmp/"
+# The calibration a run was given is copied beside it (ceilings.json): its temporary path on the
+# machine that ran is not a fact of the run.
+sed -E 's#^([[:space:]]*ceilings[[:space:]]*=[[:space:]]*).*#\1ceilings.json#' "$run/experiment.ini" > "$tmp/experiment.ini"
 for f in stages.csv ceilings.json schema.json; do
   if [ -f "$run/$f" ]; then cp "$run/$f" "$tmp/"; else echo "refresh_reference: $run has no $f" >&2; fi
 done
@@ -38,7 +41,8 @@ if [ -f "$run/reps.csv" ]; then
   else echo "refresh_reference: reps.csv is over $((REPS_LIMIT_BYTES / 1024)) KiB: left out" >&2; fi
 fi
 # The temporary file the runner passed is a path of the machine that ran, not a fact of the run.
-sed -E 's#(--run-folder-file )[^ "]+#\1<temporary file>#g' "$run/machine.json" > "$tmp/machine.json"
+sed -E -e 's#(--run-folder-file )[^ "]+#\1<temporary file>#g' -e 's#(--ceilings )[^ "]+#\1<the run folder'"'"'s ceilings.json>#g' \
+  "$run/machine.json" > "$tmp/machine.json"
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
 mv "$tmp" "$dest"
