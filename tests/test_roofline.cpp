@@ -86,6 +86,20 @@ TEST(Roofline, MissingCeilingsLeaveTheBoundEmptyWithTheReason) {
   EXPECT_EQ(b.note, "no measured time");
 }
 
+// bf16 and int8 dot products do 2 and 4 times the multiply-adds of an fp32 FMA per instruction:
+// the fp32 peak does not bound them, and the stage is not placed (rather than at 1.3-2.2x "its peak").
+TEST(Roofline, AStageComputingInBf16OrInt8IsNotHeldToTheFp32Peak) {
+  const Ceilings c = test_ceilings();
+  for (const char* precision : {"bf16", "int8"}) {
+    const StageBound b = stage_bound(c, 1, {1e9, 1e6, 0, 10 << 10, precision}, 0.001);
+    EXPECT_EQ(b.bound, "") << precision;
+    EXPECT_EQ(b.fraction, 0.0);
+    EXPECT_EQ(b.note, std::string("its multiply-adds are ") + precision +
+                          ": calibrate measures the fp32 FMA peak only, so no compute ceiling bounds them");
+  }
+  EXPECT_EQ(stage_bound(c, 1, {1e9, 1e6, 0, 10 << 10, "fp32"}, 0.1).bound, "compute");
+}
+
 TEST(Roofline, ABadCeilingsFileIsAConfigErrorNamingTheKey) {
   const auto path = std::filesystem::temp_directory_path() / "ffnbench_bad_ceilings.json";
   std::ofstream(path) << "{\"schema\": \"something else\"}";

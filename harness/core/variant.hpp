@@ -32,6 +32,10 @@ struct Cost {
   std::vector<double> stage_bytes;
   std::vector<double> stage_stream_bytes;
   std::vector<double> stage_working_set_bytes;
+  // The precision of each stage's multiply-adds where it is not fp32 ("bf16", "int8"; empty or
+  // "fp32": fp32 FMAs). calibrate measures the fp32 FMA peak only, so a stage computing in bf16
+  // or int8 is not placed against it.
+  std::vector<std::string> stage_compute_precision;
 };
 
 // Accumulates wall time per stage of one forward call. Kernels call begin/end around stages;

@@ -67,7 +67,10 @@ std::vector<std::string> stage_row(const RunContext& run, const Point& p, const 
   StageBound b;
   if (!bytes || !working_set || !stream) b.note = "the variant states no traffic model for this stage";
   else if (!run.ceilings) b.note = run.ceilings_note;
-  else b = stage_bound(*run.ceilings, p.threads, {flops.value_or(0), *bytes, *stream, *working_set}, median_s);
+  else {
+    const std::string precision = s < c.stage_compute_precision.size() ? c.stage_compute_precision[s] : "fp32";
+    b = stage_bound(*run.ceilings, p.threads, {flops.value_or(0), *bytes, *stream, *working_set, precision}, median_s);
+  }
   return {run.run_id, p.point_id, m.stage_names[s], num(median_s), num(median_s / call_median_s),
           optional_num(flops), optional_num(bytes), optional_num(stream), optional_num(working_set),
           rate(flops), rate(traffic), b.level, b.bound, b.bound.empty() ? "" : num(b.bound_s),

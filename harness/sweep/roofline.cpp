@@ -54,6 +54,14 @@ StageBound stage_bound(const Ceilings& ceilings, int threads, const StageModel& 
     return out;
   }
   out.level = working_set_level(ceilings.caches, s.working_set_bytes);
+  if (s.flops > 0 && !s.compute_precision.empty() && s.compute_precision != "fp32") {
+    // A bf16 dot product does twice the multiply-adds of an fp32 FMA per instruction, an int8 one
+    // four times: the fp32 peak does not bound them, and no other peak is measured.
+    out.note = fmt::format("its multiply-adds are {}: calibrate measures the fp32 FMA peak only, so no compute ceiling "
+                           "bounds them",
+                           s.compute_precision);
+    return out;
+  }
   const std::optional<double> peak = ceilings.peak_gflops(threads);
   // The level's bandwidth at this thread count; a level calibrate skipped (an L3 no larger than
   // the L2 shares) takes the next slower level that was measured, and the note says so.

@@ -15,6 +15,7 @@ struct StageModel {
   double bytes = 0;        // moved between the cores and the level holding the working set
   double stream_bytes = 0; // read or written once from/to memory (inputs, outputs, big intermediates)
   double working_set_bytes = 0;
+  std::string compute_precision = "fp32";  // of its multiply-adds (Cost::stage_compute_precision)
 };
 
 // Where the stage stands. The bound time is the largest of flops / peak, bytes / bandwidth of

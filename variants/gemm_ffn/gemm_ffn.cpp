@@ -242,6 +242,7 @@ class GemmFfnKernel final : public Kernel {
       c.stage_bytes = {8.0 * d, weights};
       c.stage_stream_bytes = {8.0 * n * d, 8.0 * n * d + 2.0 * n * f * wbytes + int8_extra};
       c.stage_working_set_bytes = {8.0 * d, weights};
+      c.stage_compute_precision = {"fp32", precision_};
     }
     return c;
   }

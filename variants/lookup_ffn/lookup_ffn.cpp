@@ -399,6 +399,9 @@ class LookupFfnKernel final : public Kernel {
                      n * s_.h * row_bytes};
     c.stage_stream_bytes = {4.0 * n * s_.d, codes, gather_stream};
     c.stage_working_set_bytes = {tile_bytes + projection_weights, 4.0 * kProjectionTile * s_.ht, gather_ws};
+    // The projection's products in bf16 or int8; code_score and the gather (tables widened) in fp32.
+    const char* projection = bf16_projection() ? "bf16" : int8_projection() ? "int8" : "fp32";
+    c.stage_compute_precision = {projection, "fp32", "fp32"};
   }
 
   // Token tiles of the tiled gather at this thread count.

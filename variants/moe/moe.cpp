@@ -222,6 +222,7 @@ class MoeKernel final : public Kernel {
     c.stage_bytes = {router, grouped_ ? reached * expert_bytes : pairs * expert_bytes};
     c.stage_stream_bytes = {4.0 * n * (d + 2.0 * experts), rows};
     c.stage_working_set_bytes = {router, expert_bytes};
+    c.stage_compute_precision = {"fp32", onednn_ ? precision_ : "fp32", "fp32"};  // the router stays fp32
     if (grouped_) {
       c.stage_bytes.push_back(0.0);
       c.stage_stream_bytes.push_back(4.0 * pairs * d + 4.0 * n * d);

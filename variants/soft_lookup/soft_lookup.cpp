@@ -159,6 +159,8 @@ class SoftLookupKernel final : public Kernel {
     c.stage_bytes = {wb * buckets_ * d_, 0.0, wb * buckets_ * d_out_};
     c.stage_stream_bytes = {4.0 * n * (d_ + buckets_) + x_extra, 8.0 * n * buckets_, 4.0 * n * (buckets_ + d_out_) + s_extra};
     c.stage_working_set_bytes = {wb * buckets_ * d_, 0.0, wb * buckets_ * d_out_};
+    const std::string products = onednn_ ? precision_ : "fp32";  // the softmax stays fp32
+    c.stage_compute_precision = {products, "fp32", products};
     return c;
   }
 
