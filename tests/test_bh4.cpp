@@ -231,6 +231,7 @@ TEST(Bh4Bf16, TheTileEqualsTheReferenceToTheBitAndStaysNearTheFp32Transform) {
     Bh4Transform bh4(300, b, 2, 4, 9, std::nullopt, Bh4Precision::Bf16);
     const int64_t n = bh4.padded(), rows = 7;
     AlignedVector<float> in(rows * n), work(bh4.work_floats(rows)), out(rows * bh4.outputs());
+    std::fill(in.begin(), in.end(), 0.0f);  // the padding 300..d' is zero (AlignedVector leaves it unset)
     for (int64_t r = 0; r < rows; ++r) fill_uniform(in.data() + r * n, 300, 6, r, -1.0f, 1.0f);
     bh4.apply_tile(in.data(), out.data(), rows, work.data());
     std::vector<float> ref(bh4.outputs()), fp32(bh4.outputs());
