@@ -139,7 +139,7 @@ class Bh4Kernel final : public Kernel {
 
   std::map<std::string, std::string> extras() const override {
     return {{"fwht_path", to_string(bh4_.fwht_path())},
-            {"block_gemm", bh4_.precision() == Bh4Precision::Bf16 ? "microkernel_bf16" : to_string(bh4_.block_gemm())},
+            {"block_gemm", bh4_.block_gemm_name()},
             {"copies", std::to_string(bh4_.copies())}, {"d_padded", std::to_string(bh4_.padded())},
             {"hadamard_fold", bh4_.folds_block_hadamard() ? "yes" : "no"}};
   }

@@ -19,8 +19,6 @@ Bh4Precision parse_bh4_precision(const std::string& name) {
   return name == "bf16" ? Bh4Precision::Bf16 : Bh4Precision::Fp32;
 }
 
-const char* to_string(Bh4Precision p) { return p == Bh4Precision::Bf16 ? "bf16" : "fp32"; }
-
 int64_t next_power_of_two(int64_t v) {
   int64_t p = 1;
   while (p < v) p *= 2;

@@ -22,7 +22,6 @@ namespace ffnbench {
 // Hadamard levels across blocks, the outputs and everything between the rounds stay fp32.
 enum class Bh4Precision { Fp32, Bf16 };
 Bh4Precision parse_bh4_precision(const std::string& name);  // "fp32", "bf16"
-const char* to_string(Bh4Precision p);
 
 class Bh4Transform {
  public:
@@ -71,6 +70,10 @@ class Bh4Transform {
 
   FwhtPath fwht_path() const { return path_; }
   BlockGemm block_gemm() const { return block_gemm_; }
+  // How the block products run, as extras name it: microkernel, openblas, or microkernel_bf16.
+  std::string block_gemm_name() const {
+    return precision_ == Bh4Precision::Bf16 ? "microkernel_bf16" : to_string(block_gemm_);
+  }
   // Whether apply_tile folds the Hadamard levels inside each block into the block weights
   // (B_i·H_b, so only the levels across blocks are left): when b is at least a register wide.
   bool folds_block_hadamard() const { return !folded_weights_.empty(); }

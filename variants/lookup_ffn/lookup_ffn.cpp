@@ -436,9 +436,9 @@ class LookupFfnKernel final : public Kernel {
   }
 
   // A reduced precision against the fp32 math (fp32 projection and fp32 tables), on 16 rows spread
-  // over the batch: the output's relative rms error (rel_rms_error_vs_fp32) and, for a bf16
-  // projection, the share of codes that differ from the fp32 projection's (code_flips_vs_fp32:
-  // the rounding's effect on routing, which the gate's bf16 reference does not see).
+  // over the batch: the output's relative rms error (rel_rms_error_vs_fp32) and, for a bf16 or
+  // int8 projection, the share of codes that differ from the fp32 projection's (code_flips_vs_fp32:
+  // the rounding's effect on routing, which the gate's reference, rounding alike, does not see).
   std::map<std::string, std::string> output_statistics(const float* X, const float* Y, int64_t tokens) const override {
     const bool low_projection = projection_precision_ != ProjectionPrecision::Fp32;
     if (reference_impl_ || (precision_ == TablePrecision::Fp32 && !low_projection)) return {};
@@ -480,11 +480,11 @@ class LookupFfnKernel final : public Kernel {
     }
     else r.push_back(tables_blocked_.empty() ? region(tables_) : region(tables_blocked_));
     if (bh4_) r.push_back(bh4_->weights_region(!reference_impl_));
-    else if (wp_int8_) {  // the reference reads it too (it repeats the kernel's arithmetic)
+    else if (wp_int8_) {  // the low-precision copies: the reference reads them too (it repeats the kernel's arithmetic)
       r.push_back(region(wp_int8_->quads));
       r.push_back(region(wp_int8_->steps));
       r.push_back(region(wp_int8_->sums));
-    } else if (!wp_bf16_.empty() && !reference_impl_) r.push_back(region(wp_bf16_));
+    } else if (!wp_bf16_.empty()) r.push_back(region(wp_bf16_));
     else r.push_back(region(wp_));
     for (const AlignedVector<float>* v : {&z_bias_, &out_bias_, &gamma_, &beta_}) r.push_back(region(*v));
     if (!reference_impl_)
@@ -504,7 +504,7 @@ class LookupFfnKernel final : public Kernel {
     if (!reference_impl_ && last_tokens_ > 0) add_code_statistics(e);
     if (bh4_) {
       e["fwht_path"] = to_string(bh4_->fwht_path());
-      e["block_gemm"] = bh4_->precision() == Bh4Precision::Bf16 ? "microkernel_bf16" : to_string(bh4_->block_gemm());
+      e["block_gemm"] = bh4_->block_gemm_name();
       e["hadamard_fold"] = bh4_->folds_block_hadamard() ? "yes" : "no";
     }
     return e;
